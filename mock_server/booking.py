@@ -1,0 +1,255 @@
+"""The booking rules of the reference implementation, in the order PRODUCT.md gives them.
+
+Rule 1 (rate limit) and rule 3 (request shape) are enforced before the request
+reaches this module, by the gate middleware and by Connexion against the spec;
+``BookingService.find`` is rule 2 and ``BookingService.book`` runs rules 4 to 10.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from . import slots
+from .clock import Clock
+from .dataset import Dataset, EventType, Host
+from .errors import (
+    CaptchaRejected,
+    CaptchaRequired,
+    EventTypeNotFound,
+    FieldError,
+    HoneypotFilled,
+    InvalidDuration,
+    InvalidRequest,
+    MissingCustomField,
+    OutsideBookingWindow,
+    SlotUnavailable,
+    UserNotFound,
+)
+from .store import Booking, BookingStore, Invitee
+from .validation import parse_instant
+
+CUSTOM_FIELD_KEY_MAX = 100
+
+
+class CaptchaVerifier(Protocol):
+    async def __call__(self, token: str) -> bool: ...
+
+
+async def default_captcha_verifier(token: str) -> bool:
+    """The mock's verifier: refuses tokens beginning with ``invalid``, accepts the rest.
+
+    So Cloudflare Turnstile's development token ``XXXX.DUMMY.TOKEN.XXXX`` passes.
+    """
+    return not token.startswith("invalid")
+
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+class IdFactory:
+    """Booking ids and meeting links; repeatable with a seed."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._random = random.Random(seed) if seed is not None else random.SystemRandom()
+
+    def booking_id(self) -> str:
+        return "bkg_" + "".join(self._random.choices(_ALNUM, k=14))
+
+    def meeting_link(self, kind: str) -> str:
+        if kind == "GoogleMeet":
+            letters = string.ascii_lowercase
+            parts = ("".join(self._random.choices(letters, k=n)) for n in (3, 4, 3))
+            return "https://meet.google.com/" + "-".join(parts)
+        return "https://zoom.us/j/" + "".join(self._random.choices(string.digits, k=11))
+
+
+def utc_text(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class BookingService:
+    def __init__(
+        self,
+        dataset: Dataset,
+        store: BookingStore,
+        clock: Clock,
+        *,
+        captcha: CaptchaVerifier = default_captcha_verifier,
+        ids: IdFactory | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.store = store
+        self.clock = clock
+        self.captcha = captcha
+        self.ids = ids or IdFactory()
+
+    def find(self, user_slug: str, event_slug: str) -> tuple[Host, EventType]:
+        """Rule 2: the host, then the event type among the host's."""
+        host = self.dataset.host(user_slug)
+        if host is None:
+            raise UserNotFound()
+        event_type = host.event_types.get(event_slug)
+        if event_type is None:
+            raise EventTypeNotFound()
+        return host, event_type
+
+    async def book(self, host: Host, event_type: EventType, request: dict[str, Any]) -> Booking:
+        """Rules 3 (what the spec cannot say) to 10, in order; the first that fails answers."""
+        check_custom_field_keys(request)
+        check_honeypot(request)
+        await self.check_captcha(event_type, request)
+        start = parse_instant(request["startTime"]).astimezone(UTC)
+        end = parse_instant(request["endTime"]).astimezone(UTC)
+        check_duration(event_type, start, end)
+        now = self.clock.now()
+        check_time_bounds(event_type, start, now)
+        check_availability(host, event_type, start, end)
+        custom_fields = check_custom_fields(event_type, request)
+        booking = self._new_booking(host, event_type, request, start, end, now, custom_fields)
+        if not await self.store.add_if_free(booking):
+            raise SlotUnavailable()
+        return booking
+
+    async def check_captcha(self, event_type: EventType, request: dict[str, Any]) -> None:
+        """Rule 5."""
+        if not event_type.captcha:
+            return
+        token = request.get("captchaToken") or ""
+        if not token.strip():
+            raise CaptchaRequired(details=[FieldError("captchaToken", "This field is required.")])
+        if not await self.captcha(token):
+            raise CaptchaRejected()
+
+    def _new_booking(
+        self,
+        host: Host,
+        event_type: EventType,
+        request: dict[str, Any],
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        custom_fields: dict[str, str],
+    ) -> Booking:
+        """Rule 10: the booking as it will be stored and returned."""
+        busy_start, busy_end = slots.occupied(event_type, start, end)
+        kind = event_type.location.type
+        if kind in ("GoogleMeet", "Zoom"):
+            location = self.ids.meeting_link(kind)
+        elif kind == "Phone":
+            location = host.phone or ""
+        else:
+            location = event_type.location.address or ""
+        return Booking(
+            id=self.ids.booking_id(),
+            host_slug=host.slug,
+            event_slug=event_type.slug,
+            event_type_id=event_type.id,
+            status="PendingApproval" if event_type.requires_approval else "Confirmed",
+            start=start,
+            end=end,
+            busy_start=busy_start,
+            busy_end=busy_end,
+            invitee=Invitee(
+                name=request["inviteeName"],
+                email=request["inviteeEmail"],
+                timezone=request["inviteeTimezone"],
+                phone=request.get("inviteePhone"),
+                locale=request.get("inviteeLocale"),
+            ),
+            location_type=kind,
+            location_value=location,
+            created_at=now.replace(microsecond=0),
+            custom_fields=custom_fields,
+            notes=request.get("inviteeNotes"),
+            source=request.get("source"),
+        )
+
+
+def check_custom_field_keys(request: dict[str, Any]) -> None:
+    """Rule 3's one limit OpenAPI 3.0 cannot state: custom field keys of at most 100 characters."""
+    long_keys = [k for k in request.get("customFields") or {} if len(k) > CUSTOM_FIELD_KEY_MAX]
+    if long_keys:
+        raise InvalidRequest(
+            details=[
+                FieldError("customFields", f"The key {k[:20]!r}... is longer than 100 characters.")
+                for k in long_keys
+            ]
+        )
+
+
+def check_honeypot(request: dict[str, Any]) -> None:
+    """Rule 4."""
+    if request.get("honeypotValue"):
+        raise HoneypotFilled()
+
+
+def check_duration(event_type: EventType, start: datetime, end: datetime) -> None:
+    """Rule 6."""
+    if end <= start:
+        raise InvalidDuration(
+            "endTime must be after startTime.",
+            details=[FieldError("endTime", "endTime must be after startTime.")],
+        )
+    if end - start != slots.duration(event_type):
+        minutes = event_type.duration_minutes
+        raise InvalidDuration(
+            f"The slot must last exactly {minutes} minutes.",
+            details=[FieldError("endTime", f"endTime must be startTime + {minutes} minutes.")],
+        )
+
+
+def check_time_bounds(event_type: EventType, start: datetime, now: datetime) -> None:
+    """Rule 7: no sooner than the minimum notice, no further than the booking horizon."""
+    if slots.within_bounds(event_type, start, now):
+        return
+    if start < now + timedelta(minutes=event_type.minimum_notice_minutes):
+        message = (
+            f"The slot must start at least {event_type.minimum_notice_minutes} minutes from now."
+        )
+    else:
+        message = f"The slot must start within {event_type.booking_horizon_days} days from now."
+    raise OutsideBookingWindow(message, details=[FieldError("startTime", message)])
+
+
+def check_availability(host: Host, event_type: EventType, start: datetime, end: datetime) -> None:
+    """Rule 8, the part that needs no storage: the slot grid and the weekly availability."""
+    if not slots.is_on_grid_and_available(host, event_type, start, end):
+        raise SlotUnavailable()
+
+
+def check_custom_fields(event_type: EventType, request: dict[str, Any]) -> dict[str, str]:
+    """Rule 9: required answers present and non-empty; undefined keys dropped."""
+    answers = request.get("customFields") or {}
+    missing = [
+        f.key for f in event_type.custom_fields if f.required and not answers.get(f.key, "").strip()
+    ]
+    if missing:
+        raise MissingCustomField(
+            f"The custom field {missing[0]!r} is required.",
+            details=[
+                FieldError(f"customFields.{key}", "This field is required.") for key in missing
+            ],
+        )
+    defined = {f.key for f in event_type.custom_fields}
+    return {k: v for k, v in answers.items() if k in defined}
+
+
+def booking_json(booking: Booking) -> dict[str, Any]:
+    """The booking as the API returns it."""
+    invitee: dict[str, Any] = {"name": booking.invitee.name, "email": booking.invitee.email}
+    if booking.invitee.phone is not None:
+        invitee["phone"] = booking.invitee.phone
+    invitee["timezone"] = booking.invitee.timezone
+    return {
+        "id": booking.id,
+        "eventTypeId": booking.event_type_id,
+        "status": booking.status,
+        "startTime": utc_text(booking.start),
+        "endTime": utc_text(booking.end),
+        "invitee": invitee,
+        "location": {"type": booking.location_type, "value": booking.location_value},
+        "createdAt": utc_text(booking.created_at),
+    }

@@ -1,0 +1,123 @@
+"""``booking-mock``: serve the reference implementation of the booking API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime
+
+import uvicorn
+from limits import parse as parse_rate_limit
+
+from .app import Settings, create_app
+from .dataset import DatasetError
+from .validation import is_rfc3339, parse_instant
+
+
+def _instant(text: str) -> datetime:
+    if not is_rfc3339(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an RFC 3339 instant with an offset, such as 2026-03-13T10:30:00Z"
+        )
+    return parse_instant(text)
+
+
+def _rate_limit(text: str) -> str:
+    try:
+        parse_rate_limit(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a rate limit such as 15/minute or 15 per 10 seconds"
+        ) from None
+    return text
+
+
+def _ips(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="booking-mock",
+        description="Serve the booking API's reference implementation and mock.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
+    parser.add_argument(
+        "--dataset",
+        metavar="FILE",
+        help="hosts and event types (YAML or JSON); default: the built-in dataset",
+    )
+    parser.add_argument(
+        "--clock",
+        type=_instant,
+        metavar="ISO",
+        help="start the server's clock at this instant, e.g. 2026-03-13T10:30:00Z",
+    )
+    parser.add_argument(
+        "--freeze",
+        action="store_true",
+        help="with --clock: keep the clock still instead of running from there",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default="15/minute",
+        metavar="SPEC",
+        help="per-client limit in the `limits` syntax (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        type=_ips,
+        default=[],
+        metavar="LIST",
+        help="comma-separated proxy addresses or networks whose X-Forwarded-For is"
+        " trusted, or *; default: none",
+    )
+    parser.add_argument("--seed", type=int, help="make booking ids and meeting links repeatable")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="(default: %(default)s)",
+    )
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(
+        dataset=args.dataset,
+        clock=args.clock,
+        clock_frozen=args.freeze,
+        rate_limit=args.rate_limit,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        seed=args.seed,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Our access log says more than uvicorn's; Connexion logs every 4xx as a warning.
+    logging.getLogger("connexion").setLevel(logging.ERROR)
+    try:
+        app = create_app(settings_from_args(args))
+    except DatasetError as exc:
+        print(f"booking-mock: bad dataset: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        proxy_headers=False,  # the app applies --forwarded-allow-ips itself
+        server_header=False,
+    )
+    return 0

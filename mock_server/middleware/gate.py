@@ -1,0 +1,79 @@
+"""The book endpoint's gate: rule 1 (rate limit) then rule 2 (404s), before any validation.
+
+PRODUCT.md puts the rate limit first so nothing behind it can be hammered, and
+the 404s before shape validation; Connexion validates before any handler runs,
+so both rules live here, in front of it. The gate also stamps the RateLimit
+fields on every response of the endpoint, whoever produced it.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..booking import BookingService
+from ..errors import NotFound, RateLimited
+from ..ratelimit import RateLimiter
+from ._send import send_error
+
+
+def path_pattern(template: str) -> re.Pattern[str]:
+    """A regex for an OpenAPI path template, one named group per parameter."""
+    parts = re.split(r"\{([^}/]+)\}", template)
+    regex = "".join(
+        f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part) for index, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
+
+
+def client_ip(scope: Scope) -> str:
+    """The TCP peer, or the client a trusted proxy named (set by ProxyHeadersMiddleware)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+class BookingGate:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        book_path: str,
+        limiter: RateLimiter,
+        service: BookingService,
+    ) -> None:
+        self.app = app
+        self.pattern = path_pattern(book_path)
+        self.limiter = limiter
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        match = self.pattern.match(scope["path"])
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+
+        booking = scope["method"] == "POST"
+        client = client_ip(scope)
+        quota = await (self.limiter.hit(client) if booking else self.limiter.peek(client))
+        fields = self.limiter.headers(quota)
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *fields]}
+            await send(message)
+
+        if not quota.allowed:
+            await send_error(send_with_fields, RateLimited(quota.retry_after))
+            return
+        if booking:
+            try:
+                self.service.find(unquote(match["userSlug"]), unquote(match["eventSlug"]))
+            except NotFound as error:
+                await send_error(send_with_fields, error)
+                return
+        await self.app(scope, receive, send_with_fields)

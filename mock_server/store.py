@@ -1,0 +1,94 @@
+"""Booking storage: one small interface, chosen once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Invitee:
+    name: str
+    email: str
+    timezone: str
+    phone: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: str
+    host_slug: str
+    event_slug: str
+    event_type_id: str
+    status: str
+    start: datetime
+    end: datetime
+    # The span the host is busy: the slot plus the event type's buffers.
+    busy_start: datetime
+    busy_end: datetime
+    invitee: Invitee
+    location_type: str
+    location_value: str
+    created_at: datetime
+    custom_fields: dict[str, str] = field(default_factory=dict)
+    notes: str | None = None
+    source: str | None = None
+
+    def overlaps(self, busy_start: datetime, busy_end: datetime) -> bool:
+        return self.busy_start < busy_end and busy_start < self.busy_end
+
+
+class BookingStore(Protocol):
+    async def add_if_free(self, booking: Booking) -> bool:
+        """Store booking unless the host is busy during its span; atomic per host."""
+        ...
+
+    async def list(self) -> list[Booking]: ...
+
+    async def get(self, booking_id: str) -> Booking | None: ...
+
+    async def delete(self, booking_id: str) -> bool: ...
+
+    async def clear(self) -> None: ...
+
+
+class MemoryBookingStore:
+    """Bookings in a dict per host.
+
+    ``add_if_free`` does its check and its insert without yielding to the event
+    loop, so on one event loop no other request can slip in between.
+    """
+
+    def __init__(self) -> None:
+        self._by_host: dict[str, dict[str, Booking]] = {}
+        self._host_of: dict[str, str] = {}
+
+    async def add_if_free(self, booking: Booking) -> bool:
+        bookings = self._by_host.setdefault(booking.host_slug, {})
+        for other in bookings.values():
+            if other.overlaps(booking.busy_start, booking.busy_end):
+                return False
+        bookings[booking.id] = booking
+        self._host_of[booking.id] = booking.host_slug
+        return True
+
+    async def list(self) -> list[Booking]:
+        out = [b for bookings in self._by_host.values() for b in bookings.values()]
+        return sorted(out, key=lambda b: (b.start, b.id))
+
+    async def get(self, booking_id: str) -> Booking | None:
+        host = self._host_of.get(booking_id)
+        return self._by_host[host].get(booking_id) if host else None
+
+    async def delete(self, booking_id: str) -> bool:
+        host = self._host_of.pop(booking_id, None)
+        if host is None:
+            return False
+        del self._by_host[host][booking_id]
+        return True
+
+    async def clear(self) -> None:
+        self._by_host.clear()
+        self._host_of.clear()

@@ -1,0 +1,43 @@
+"""Shared fixtures: reference servers on free loopback ports, stopped after each test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from mock_server import Settings, create_app
+
+from .servers import serve_app
+
+# The API document's moment: a Friday, with the example's Monday slot ahead.
+PINNED = datetime.fromisoformat("2026-03-13T10:30:00+00:00")
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., str]]:
+    """Start a reference server with the given Settings fields; returns its base URL."""
+    with ExitStack() as stack:
+
+        def start(**fields: Any) -> str:
+            fields.setdefault("clock", PINNED)
+            fields.setdefault("clock_frozen", True)
+            return stack.enter_context(serve_app(create_app(Settings(**fields))))
+
+        yield start
+
+
+@pytest.fixture
+def server(start_server: Callable[..., str]) -> str:
+    """A reference server with the clock frozen at PINNED and a limit tests do not reach."""
+    return start_server(rate_limit="1000/minute")
+
+
+@pytest.fixture
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=10) as client:
+        yield client

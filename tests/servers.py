@@ -1,0 +1,84 @@
+"""Servers for tests: on a free port of 127.0.0.1, ready before use, always stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import uvicorn
+
+
+def free_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A listening-ready socket bound to a free port; handing it over avoids port races."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with contextlib.closing(free_socket(host)) as sock:
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_app(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run an ASGI app with uvicorn in a thread; yields its base URL."""
+    sock = free_socket(host)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def wait_ready(url: str, process: subprocess.Popen[Any] | None = None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} was not ready within {timeout}s")
+
+
+@contextlib.contextmanager
+def serve_process(args: list[str], port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run ``python -m mock_server ARGS --host H --port P``; yields its base URL."""
+    command = [sys.executable, "-m", "mock_server", *args, "--host", host, "--port", str(port)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ}
+    )
+    base_url = f"http://{host}:{port}"
+    try:
+        wait_ready(base_url + "/openapi.json", process)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
