@@ -23,7 +23,7 @@ from connexion.resolver import Resolver
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import errors
-from .booking import BookingService, IdFactory
+from .booking import BookingService, CaptchaVerifier, IdFactory, default_captcha_verifier
 from .clock import Clock
 from .dataset import Dataset, load_dataset
 from .handlers import BookingHandlers
@@ -47,6 +47,8 @@ class Settings:
     seed: int | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     validate_responses: bool = False
+    # Embedders can plug a real CAPTCHA verifier (Turnstile, hCaptcha) in here.
+    captcha_verifier: CaptchaVerifier = default_captcha_verifier
 
 
 @dataclass
@@ -69,7 +71,13 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     dataset = load_dataset(settings.dataset)
     clock = Clock(settings.clock, frozen=settings.clock_frozen)
     limiter = RateLimiter(settings.rate_limit)
-    service = BookingService(dataset, MemoryBookingStore(), clock, ids=IdFactory(settings.seed))
+    service = BookingService(
+        dataset,
+        MemoryBookingStore(),
+        clock,
+        captcha=settings.captcha_verifier,
+        ids=IdFactory(settings.seed),
+    )
     handlers = BookingHandlers(service)
     spec = load_spec("booking.yaml")
 

@@ -19,7 +19,8 @@ from connexion.datastructures import MediaTypeDict
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import JSONRequestBodyValidator
 from jsonschema import Draft4Validator
-from starlette.types import Scope
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope
 
 from .errors import FieldError, InvalidRequest
 
@@ -132,6 +133,27 @@ class JSONBodyValidator(JSONRequestBodyValidator):
     @property
     def _validator(self) -> Any:
         return compiled(self._schema)
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        headers = Headers(scope=scope)
+        if "content-length" not in headers and "transfer-encoding" in headers:
+            # Connexion only looks at Content-Length; read a chunked body (BodyLimit still
+            # counts it) and present it with a length, so it is validated, not refused.
+            chunks, more = [], True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            raw = b"".join(chunks)
+            scope["headers"] = [
+                *((k, v) for k, v in scope["headers"] if k != b"transfer-encoding"),
+                (b"content-length", str(len(raw)).encode()),
+            ]
+            replay = {"type": "http.request", "body": raw, "more_body": False}
+            receive = self._insert_messages(receive, messages=[replay])
+        elif not int(headers.get("content-length") or 0) and self._required:
+            raise InvalidRequest("The request body is required: a JSON object.")
+        return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         raw = b"".join([chunk async for chunk in stream])

@@ -34,7 +34,10 @@ def serve_app(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Run an ASGI app with uvicorn in a thread; yields its base URL."""
     sock = free_socket(host)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    # As booking-mock does: the app applies --forwarded-allow-ips itself, uvicorn must not.
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
