@@ -3,7 +3,13 @@
 ``create_app(Settings(...))`` builds the ASGI app; ``booking-mock`` serves it.
 """
 
-from .app import MockState, Settings, create_app
-from .dataset import Dataset, DatasetError, load_dataset
+import warnings
+
+# Connexion imports Starlette's test client at import time, which warns about httpx;
+# the mock never uses it, and the warning would greet every user at start-up.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+from .app import MockState  # noqa: E402, Settings, create_app
+from .dataset import Dataset  # noqa: E402, DatasetError, load_dataset
 
 __all__ = ["Dataset", "DatasetError", "MockState", "Settings", "create_app", "load_dataset"]

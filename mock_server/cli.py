@@ -111,6 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"booking-mock: bad dataset: {exc}", file=sys.stderr)
         return 2
+    clock = args.clock.strftime("%Y-%m-%dT%H:%M:%SZ") if args.clock else "real time"
+    if args.clock and args.freeze:
+        clock += ", frozen"
+    print(
+        f"booking-mock: http://{args.host}:{args.port}  dataset: {args.dataset or 'default'}"
+        f"  clock: {clock}  rate limit: {args.rate_limit} per client"
+        f"  docs: http://{args.host}:{args.port}/ui/",
+        file=sys.stderr,
+        flush=True,
+    )
     uvicorn.run(
         app,
         host=args.host,
