@@ -9,7 +9,7 @@ import warnings
 # the mock never uses it, and the warning would greet every user at start-up.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
-from .app import MockState  # noqa: E402, Settings, create_app
-from .dataset import Dataset  # noqa: E402, DatasetError, load_dataset
+from .app import MockState, Settings, create_app  # noqa: E402
+from .dataset import Dataset, DatasetError, load_dataset  # noqa: E402
 
 __all__ = ["Dataset", "DatasetError", "MockState", "Settings", "create_app", "load_dataset"]
