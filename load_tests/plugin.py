@@ -1,0 +1,351 @@
+"""The verifier wired into Locust: custom arguments, the request event, and distributed runs.
+
+Importing this module registers its listeners on ``locust.events``; the locustfile
+imports it. In a single process every request record goes straight to a ``Verifier``.
+In a distributed run the workers batch their records to the master with
+``runner.send_message``; when the test stops, the master asks every worker for its
+last batch, waits for them all, and decides. The master (or the single process)
+prints the per-client table and sets ``environment.process_exit_code`` to 1 on any
+violation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import (
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    LocalRunner,
+    MasterRunner,
+    Runner,
+    WorkerRunner,
+)
+
+from contract_tests.profile import Profile, load_profile, parse_rate_limit
+
+from .bookings import BookingFactory
+from .clients import ClientAllocator, ClientMode, Identity
+from .report import format_verdict
+from .verifier import CONNECTION_ERROR, Record, Verdict, Verifier
+
+logger = logging.getLogger("load_tests")
+
+RECORDS_MESSAGE = "booking_load:records"
+FINISH_MESSAGE = "booking_load:finish"
+FLUSH_INTERVAL = 0.5  # seconds between a worker's batches
+FINAL_WAIT = 20.0  # how long the master waits for the workers' last batches
+EXIT_VIOLATION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run is configured with: the profile and the custom arguments."""
+
+    profile: Profile
+    limit: int
+    window: float
+    mode: ClientMode
+    clients: int
+    probes: int
+    probe_pace: float
+    verdict_json: str | None
+
+
+def add_arguments(parser: Any) -> None:
+    """Locust's ``init_command_line_parser``: the load tests' own options."""
+    group = parser.add_argument_group("booking load tests")
+    group.add_argument(
+        "--target-profile",
+        default="",
+        help="the target's profile (the contract suite's YAML format); default: the profile"
+        " of booking-mock's default dataset",
+    )
+    group.add_argument(
+        "--rate-limit",
+        default="",
+        help="override the profile's limit, e.g. '5/2 seconds' or '15/minute'",
+    )
+    group.add_argument(
+        "--client-mode",
+        default="auto",
+        choices=["auto", *(m.value for m in ClientMode)],
+        help="how to be many clients: xff (X-Forwarded-For; the target must trust this"
+        " machine as a proxy), source (bind 127.0.0.2, 127.0.0.3, ...: local targets), single"
+        " (this machine is one client); auto: xff when the profile says the target trusts"
+        " X-Forwarded-For, else single",
+    )
+    group.add_argument(
+        "--clients",
+        type=int,
+        default=0,
+        help="number of simulated clients users are spread over; 0: one per user",
+    )
+    group.add_argument(
+        "--probes",
+        type=int,
+        default=2,
+        help="rate-limit probe users among the users (each one client); the rest book",
+    )
+    group.add_argument(
+        "--probe-pace",
+        type=float,
+        default=2.0,
+        help="how many times the limit's rate a probe sends at (default: %(default)s)",
+    )
+    group.add_argument(
+        "--verdict-json",
+        default="",
+        help="also write the verifier's verdict to this JSON file",
+    )
+
+
+def settings_from(options: Any) -> Settings:
+    profile = load_profile(getattr(options, "target_profile", "") or None)
+    limit, window = profile.rate_limit.limit, profile.rate_limit.window
+    if getattr(options, "rate_limit", ""):
+        limit, window = parse_rate_limit(options.rate_limit)
+    mode_name = getattr(options, "client_mode", "auto") or "auto"
+    if mode_name == "auto":
+        mode = ClientMode.XFF if profile.rate_limit.trusts_forwarded_for else ClientMode.SINGLE
+    else:
+        mode = ClientMode(mode_name)
+    return Settings(
+        profile=profile,
+        limit=limit,
+        window=float(window),
+        mode=mode,
+        clients=max(0, int(getattr(options, "clients", 0) or 0)),
+        probes=max(0, int(getattr(options, "probes", 2))),
+        probe_pace=float(getattr(options, "probe_pace", 2.0) or 2.0),
+        verdict_json=getattr(options, "verdict_json", "") or None,
+    )
+
+
+class LoadRun:
+    """The load tests' state in one Locust process; ``run_of(environment)`` finds it."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.settings: Settings | None = None
+        self.verifier: Verifier | None = None
+        self.verdict: Verdict | None = None
+        self._allocator: ClientAllocator | None = None
+        self._factory: BookingFactory | None = None
+        self._batch: list[Record] = []
+        self._flusher: gevent.Greenlet | None = None
+        self._finals: set[str] = set()
+        self._senders: set[str] = set()
+
+    @property
+    def runner(self) -> Runner | None:
+        return self.environment.runner
+
+    def configure(self) -> Settings:
+        """(Re)read the options: on workers they arrive with the master's spawn message."""
+        self.settings = settings_from(self.environment.parsed_options)
+        self._allocator = None
+        self._factory = None
+        from .users import RateLimitProbe  # the users module imports this one
+
+        RateLimitProbe.fixed_count = self.settings.probes
+        return self.settings
+
+    def require_settings(self) -> Settings:
+        return self.settings or self.configure()
+
+    # For the users
+
+    def next_identity(self) -> Identity:
+        if self._allocator is None:
+            settings = self.require_settings()
+            runner = self.runner
+            worker, workers = 0, 1
+            if isinstance(runner, WorkerRunner):
+                worker = max(0, runner.worker_index)
+                workers = int(getattr(self.environment.parsed_options, "expect_workers", 1) or 1)
+            self._allocator = ClientAllocator(
+                settings.mode, clients=settings.clients, worker=worker, workers=workers
+            )
+        return self._allocator.next()
+
+    @property
+    def factory(self) -> BookingFactory:
+        if self._factory is None:
+            self._factory = BookingFactory(self.require_settings().profile, rng=random.Random())
+        return self._factory
+
+    # Records
+
+    def on_request(
+        self,
+        response: Any = None,
+        context: dict[str, Any] | None = None,
+        exception: Any = None,
+        start_time: float | None = None,
+        response_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        client = context.get("client") if context else None
+        if client is None or start_time is None:
+            return  # not a request to the book endpoint from our users
+        status = getattr(response, "status_code", None) or CONNECTION_ERROR
+        headers: dict[str, str] = {}
+        if status == 429:
+            for name in ("retry-after", "date"):
+                value = response.headers.get(name)
+                if value is not None:
+                    headers[name] = value
+        error = None if status != CONNECTION_ERROR else str(exception)[:200]
+        record = Record(
+            client,
+            start_time,
+            start_time + (response_time or 0.0) / 1000,
+            status,
+            headers,
+            context.get("slot") if status == 201 else None,
+            error,
+        )
+        if self.verifier is not None:
+            self.verifier.feed(record)
+        else:
+            self._batch.append(record)
+
+    # The run's life
+
+    def on_test_start(self) -> None:
+        settings = self.configure()
+        self.verdict = None
+        self._finals.clear()
+        self._senders.clear()
+        self._batch = []
+        if isinstance(self.runner, WorkerRunner):
+            self.verifier = None
+            self._flusher = gevent.spawn(self._flush_forever)
+        else:
+            # Records from workers come in batches: allow for their delay.
+            slack = 1.0 + 2 * FLUSH_INTERVAL if isinstance(self.runner, MasterRunner) else 0.25
+            self.verifier = Verifier(settings.limit, settings.window, slack=slack)
+        logger.info(
+            "load tests: profile %s, limit %d per %g s, client mode %s",
+            settings.profile.source or settings.profile.name,
+            settings.limit,
+            settings.window,
+            settings.mode,
+        )
+
+    def on_test_stop(self) -> None:
+        runner = self.runner
+        if isinstance(runner, WorkerRunner):
+            if self._flusher is not None:
+                self._flusher.kill(block=False)
+                self._flusher = None
+            self._flush(final=True)
+            return
+        if isinstance(runner, MasterRunner):
+            self._collect_finals(runner)
+        self.decide()
+
+    def decide(self) -> Verdict | None:
+        if self.verifier is None:
+            return None
+        # A stopped run cuts requests off in flight: say so to the verifier.
+        verdict = self.verifier.finish(complete=False)
+        self.verifier = None
+        self.verdict = verdict
+        print(format_verdict(verdict), flush=True)
+        settings = self.require_settings()
+        if settings.verdict_json:
+            with open(settings.verdict_json, "w", encoding="utf-8") as file:
+                json.dump(verdict.to_dict(), file, indent=2)
+        if verdict.ok:
+            logger.info("rate-limit verifier: no violation")
+        else:
+            names = ", ".join(str(v) for v in verdict.violations)
+            logger.error("rate-limit verifier: violations: %s", names)
+            self.environment.process_exit_code = EXIT_VIOLATION
+        return verdict
+
+    # Distributed runs
+
+    def _flush_forever(self) -> None:
+        while True:
+            gevent.sleep(FLUSH_INTERVAL)
+            self._flush(final=False)
+
+    def _flush(self, *, final: bool) -> None:
+        runner = self.runner
+        if not isinstance(runner, WorkerRunner):
+            return
+        batch, self._batch = self._batch, []
+        if batch or final:
+            runner.send_message(RECORDS_MESSAGE, {"records": batch, "final": final})
+
+    def on_records(self, environment: Environment, msg: Any, **_: Any) -> None:
+        """Master: a worker's batch."""
+        self._senders.add(msg.node_id)
+        if self.verifier is not None:
+            for fields in msg.data["records"]:
+                self.verifier.feed(Record.from_wire(fields))
+        if msg.data.get("final"):
+            self._finals.add(msg.node_id)
+
+    def on_finish(self, environment: Environment, msg: Any, **_: Any) -> None:
+        """Worker: the master wants the last batch; stopping the users fires test_stop."""
+        runner = self.runner
+        if runner is not None and runner.state in (STATE_RUNNING, STATE_SPAWNING):
+            runner.stop()
+        else:
+            self._flush(final=True)
+
+    def _collect_finals(self, runner: MasterRunner) -> None:
+        expected = self._senders | {client.id for client in runner.clients.all}
+        runner.send_message(FINISH_MESSAGE)
+        deadline = time.monotonic() + FINAL_WAIT
+        while not expected <= self._finals and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+            expected |= self._senders
+        missing = expected - self._finals
+        if missing:
+            logger.warning(
+                "load tests: no last batch from %s: the verdict misses their final records",
+                ", ".join(sorted(missing)),
+            )
+
+
+def run_of(environment: Environment) -> LoadRun:
+    """The LoadRun of an environment, made on first use."""
+    run = getattr(environment, "booking_load_run", None)
+    if run is None:
+        run = LoadRun(environment)
+        environment.booking_load_run = run  # type: ignore[attr-defined]
+    return run
+
+
+@events.init_command_line_parser.add_listener
+def _on_parser(parser: Any, **_: Any) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -> None:
+    run = run_of(environment)
+    if environment.parsed_options is not None and not isinstance(runner, WorkerRunner):
+        run.configure()  # fail early on a bad profile; sets the probes' count for dispatch
+    environment.events.request.add_listener(run.on_request)
+    environment.events.test_start.add_listener(lambda **_: run.on_test_start())
+    environment.events.test_stop.add_listener(lambda **_: run.on_test_stop())
+    if isinstance(runner, MasterRunner):
+        runner.register_message(RECORDS_MESSAGE, run.on_records)
+    elif isinstance(runner, WorkerRunner):
+        runner.register_message(FINISH_MESSAGE, run.on_finish)
+    elif not isinstance(runner, LocalRunner | None):
+        logger.warning("load tests: unknown runner %r, records are not verified", runner)

@@ -1,0 +1,72 @@
+"""The verdict as people read it: a per-client table, then each violation with its first example."""
+
+from __future__ import annotations
+
+from .verifier import ClientSummary, Verdict
+
+MAX_ROWS = 40  # clients with violations are always listed; the rest up to this many
+
+_COLUMNS = (
+    "client",
+    "requests",
+    "accepted",
+    "429",
+    "5xx/err",
+    "booked",
+    "peak",
+    "max RA",
+    "violations",
+)
+
+
+def _row(summary: ClientSummary) -> tuple[str, ...]:
+    retry_after = "-" if summary.max_retry_after is None else f"{summary.max_retry_after:g}s"
+    findings = ", ".join(f"{name} x{count}" for name, count in summary.findings.items()) or "-"
+    return (
+        summary.client,
+        str(summary.requests),
+        str(summary.accepted),
+        str(summary.refused),
+        str(summary.errors),
+        str(summary.booked),
+        str(summary.peak),
+        retry_after,
+        findings,
+    )
+
+
+def format_verdict(verdict: Verdict) -> str:
+    """The per-client table and the verdict line, as printed at the end of a run."""
+    shown = [c for c in verdict.clients if c.findings]
+    quiet = [c for c in verdict.clients if not c.findings]
+    shown += quiet[: max(0, MAX_ROWS - len(shown))]
+    shown.sort(key=verdict.clients.index)
+    rows = [_COLUMNS, *(_row(c) for c in shown)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = [
+        f"Rate-limit verifier: limit {verdict.limit} per {verdict.window:g} s per client,"
+        f" {verdict.requests} requests from {len(verdict.clients)} clients"
+        " (peak: most requests accepted within one window)",
+    ]
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    hidden = len(verdict.clients) - len(shown)
+    if hidden:
+        lines.append(f"... and {hidden} more clients without violations")
+    if verdict.inconclusive:
+        lines.append(
+            f"{verdict.inconclusive} 429s in the last moments of the run were not judged:"
+            " requests cut off when the run stopped might have preceded them."
+        )
+    if verdict.ok:
+        lines.append("Verdict: PASS, no violation")
+    else:
+        names = ", ".join(f"{name} ({count})" for name, count in verdict.violations.items())
+        lines.append(f"Verdict: FAIL, violations: {names}")
+        for finding in verdict.findings:
+            lines.append(
+                f"  {finding.first}  [{finding.count} in all; {finding.violation.meaning}]"
+            )
+    return "\n".join(lines)

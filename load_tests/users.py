@@ -1,0 +1,149 @@
+"""The simulated users: people booking slots, and probes that push one client past its limit.
+
+Each user is one client (see ``clients``): with ``X-Forwarded-For`` its own header,
+in source-address mode its own bound loopback address. Requests carry the client
+and the slot in Locust's request context, which is where the verifier reads them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import gevent
+from gevent.pool import Group
+from locust import HttpUser, constant, task
+from locust.env import Environment
+from urllib3 import PoolManager
+
+from .bookings import SLOT_TAKEN, BookingRequest
+from .clients import Identity
+from .plugin import LoadRun, run_of
+
+TIMEOUT = 10.0  # seconds; a slower response is a connection error
+RACERS = 3  # simultaneous requests for one slot in a race
+
+
+class BookingClientUser(HttpUser):
+    """An HttpUser that is one simulated client and knows what a correct answer is."""
+
+    abstract = True
+
+    def __init__(self, environment: Environment) -> None:
+        self.load_run: LoadRun = run_of(environment)
+        self.identity: Identity = self.load_run.next_identity()
+        if self.identity.source_address is not None:
+            # HttpUser hands pool_manager to its session: every connection binds this address.
+            self.pool_manager = PoolManager(
+                num_pools=4, maxsize=RACERS + 1, source_address=(self.identity.source_address, 0)
+            )
+        super().__init__(environment)
+        self.client.headers.update(self.identity.headers)
+
+    def context(self) -> dict[str, Any]:
+        return {"client": self.identity.name}
+
+    @property
+    def limit(self) -> int:
+        return self.load_run.require_settings().limit
+
+    @property
+    def window(self) -> float:
+        return self.load_run.require_settings().window
+
+    def send(self, request: BookingRequest) -> int:
+        """POST one booking request; a wrong answer is a failure in Locust's statistics."""
+        with self.client.post(
+            request.path,
+            data=request.content,
+            headers={"Content-Type": "application/json"},
+            name=request.name,
+            catch_response=True,
+            context={"slot": request.slot},
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        ) as response:
+            status = response.status_code or 0
+            if status == 429 or status in request.expected:
+                if status == 400 and request.only_slot_taken and _error(response) != SLOT_TAKEN:
+                    response.failure(f"400 for a valid booking: {_error(response)}")
+                else:
+                    response.success()
+            elif status:
+                response.failure(f"unexpected status {status}: {response.text[:200]}")
+            return status
+
+
+class BookingUser(BookingClientUser):
+    """A person on a booking page: mostly good bookings, some mistakes, now and then a race.
+
+    Thinks for 1.5 to 3 times the limit's interval between requests, so on its own it
+    stays well under the limit.
+    """
+
+    weight = 1
+
+    def wait_time(self) -> float:
+        return random.uniform(1.5, 3.0) * self.window / self.limit
+
+    @task(6)
+    def book(self) -> None:
+        self.send(self.load_run.factory.good())
+
+    @task(3)
+    def make_a_mistake(self) -> None:
+        self.send(self.load_run.factory.bad())
+
+    @task(1)
+    def race_for_a_slot(self) -> None:
+        """Several requests for one slot at once (a double click, two tabs): one 201 at most."""
+        request = self.load_run.factory.good()
+        request = BookingRequest(
+            "book: race", request.path, request.body, request.expected, request.slot, True
+        )
+        group = Group()
+        for _ in range(RACERS):
+            group.spawn(self.send, request)
+        group.join()
+
+
+class RateLimitProbe(BookingClientUser):
+    """One client pushing past its limit at a controlled pace, over and over.
+
+    A cycle: a burst of limit + 1 requests back to back, then ``--probe-pace`` times
+    the limit's rate for two windows, then a rest of one to two windows so the next
+    cycle starts afresh at a random moment. The burst makes a short Retry-After show,
+    the random start catches fixed windows at their boundary, the steady pace keeps
+    asking right after each Retry-After runs out. Most requests are deliberately
+    invalid (cheap for the target, and every request counts); a few book.
+    """
+
+    fixed_count = 2  # set from --probes
+    wait_time = constant(0)
+
+    @task
+    def cycle(self) -> None:
+        limit, window = self.limit, self.window
+        for _ in range(limit + 1):
+            self.probe()
+        interval = window / (self.load_run.require_settings().probe_pace * limit)
+        next_at = time.monotonic()
+        until = next_at + 2 * window
+        while next_at < until:
+            gevent.sleep(max(0.0, next_at - time.monotonic()))
+            self.probe()
+            next_at += interval
+        gevent.sleep(window * random.uniform(1.0, 2.0))
+
+    def probe(self) -> None:
+        factory = self.load_run.factory
+        self.send(factory.good() if random.random() < 0.2 else factory.bad())
+
+
+def _error(response: Any) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None

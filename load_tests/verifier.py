@@ -1,0 +1,620 @@
+"""The rate-limit verifier: a pure judge over the stream of request records of a load run.
+
+It knows nothing of Locust or HTTP clients. Feed it ``Record``s in roughly the order
+the responses arrived, then call ``finish()`` for a ``Verdict``. The rules are the
+product's (PRODUCT.md, "The load tests"):
+
+- per client, never more than ``limit`` requests accepted in any rolling ``window``;
+- no 429 while the client was under its limit;
+- every 429 carries a valid ``Retry-After``; a retry after it is accepted, and it is
+  not longer than the window needs;
+- one client's traffic does not change another's outcome;
+- no 5xx, no connection errors;
+- no two 201s for overlapping slots of one host.
+
+Timing is uncertain: the server counted a request at some instant between its send
+and its receive time, and the verifier only reports what holds for *every* such
+instant. So a violation it names is certain, whatever the latency was.
+
+Memory is O(clients x limit) plus the 429s still waiting to be judged (a second or
+so of traffic) and the 201s (one per booked slot): judging a 429 waits until every
+request that might have been counted before it has had time to arrive.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+CONNECTION_ERROR = 0  # the status of a request that got no HTTP response
+
+
+class Slot(NamedTuple):
+    """The span a booking keeps its host busy (the slot plus buffers), epoch seconds."""
+
+    host: str
+    start: float
+    end: float
+
+
+class Record(NamedTuple):
+    """One request to the book endpoint as the load generator saw it.
+
+    ``headers`` needs only the response fields the verifier reads (``retry-after``
+    and ``date``, lower-case); ``slot`` is set for requests that asked for a slot.
+    """
+
+    client: str
+    sent: float
+    received: float
+    status: int
+    headers: Mapping[str, str] = {}
+    slot: Slot | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_wire(cls, fields: list[Any] | tuple[Any, ...]) -> Record:
+        """Rebuild a record that went through msgpack (tuples arrive as lists)."""
+        client, sent, received, status, headers, slot, error = fields
+        return cls(
+            client, sent, received, status, headers or {}, Slot(*slot) if slot else None, error
+        )
+
+
+class Violation(StrEnum):
+    """What the verifier can find; the value is the name printed in reports."""
+
+    LIMIT_EXCEEDED = "limit-exceeded"
+    REFUSED_UNDER_LIMIT = "refused-under-limit"
+    CLIENT_INTERFERENCE = "client-interference"
+    RETRY_AFTER_INVALID = "retry-after-invalid"
+    RETRY_AFTER_TOO_LONG = "retry-after-too-long"
+    RETRY_REFUSED = "retry-refused"
+    SERVER_ERROR = "server-error"
+    CONNECTION_ERROR = "connection-error"
+    DOUBLE_BOOKING = "double-booking"
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    Violation.LIMIT_EXCEEDED: "more than the limit accepted in a rolling window",
+    Violation.REFUSED_UNDER_LIMIT: "429 while the client was under its limit",
+    Violation.CLIENT_INTERFERENCE: "another client's traffic changed this client's outcome",
+    Violation.RETRY_AFTER_INVALID: "429 without a valid Retry-After",
+    Violation.RETRY_AFTER_TOO_LONG: "Retry-After longer than the window needs",
+    Violation.RETRY_REFUSED: "a retry after Retry-After was refused",
+    Violation.SERVER_ERROR: "5xx response",
+    Violation.CONNECTION_ERROR: "connection error",
+    Violation.DOUBLE_BOOKING: "two 201s for overlapping slots of one host",
+}
+
+
+@dataclass
+class Finding:
+    """How often one violation happened to one client, and its first occurrence."""
+
+    violation: Violation
+    client: str
+    count: int
+    first: str
+
+
+@dataclass
+class ClientSummary:
+    """One row of the per-client table."""
+
+    client: str
+    requests: int = 0
+    accepted: int = 0
+    refused: int = 0
+    errors: int = 0
+    booked: int = 0
+    peak: int = 0  # most requests certainly accepted within one window
+    max_retry_after: float | None = None
+    findings: dict[Violation, int] = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    """The outcome of a run: ``ok`` when no violation was found."""
+
+    limit: int
+    window: float
+    clients: list[ClientSummary]
+    findings: list[Finding]
+    requests: int
+    inconclusive: int  # 429s at the very end that could not be judged
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def violations(self) -> dict[Violation, int]:
+        """Occurrences of each violation found, over all clients."""
+        out: dict[Violation, int] = {}
+        for finding in self.findings:
+            out[finding.violation] = out.get(finding.violation, 0) + finding.count
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "limit": self.limit,
+            "window": self.window,
+            "requests": self.requests,
+            "inconclusive": self.inconclusive,
+            "violations": {str(k): v for k, v in self.violations.items()},
+            "findings": [
+                {
+                    "violation": str(f.violation),
+                    "client": f.client,
+                    "count": f.count,
+                    "first": f.first,
+                }
+                for f in self.findings
+            ],
+            "clients": [
+                {
+                    "client": c.client,
+                    "requests": c.requests,
+                    "accepted": c.accepted,
+                    "refused": c.refused,
+                    "errors": c.errors,
+                    "booked": c.booked,
+                    "peak": c.peak,
+                    "max_retry_after": c.max_retry_after,
+                    "violations": {str(k): v for k, v in c.findings.items()},
+                }
+                for c in self.clients
+            ],
+        }
+
+
+def parse_retry_after(value: str | None, date: str | None = None) -> float | None:
+    """Seconds to wait, from RFC 9110 delay-seconds or an HTTP-date; None if invalid."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = parsedate_to_datetime(value)
+        now = parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or now is None or when.tzinfo is None:
+        # Without the response's Date the delay would be measured against our clock.
+        return None
+    delay = (when - now).total_seconds()
+    return delay if delay >= 0 else None
+
+
+class _Refusal:
+    """A 429 the verifier remembers: to judge it, and for the promise its Retry-After made."""
+
+    __slots__ = (
+        "counted_send",
+        "delay",
+        "possibly_counted",
+        "possibly_refused",
+        "promise",
+        "record",
+    )
+
+    def __init__(self, record: Record, delay: float | None) -> None:
+        self.record = record
+        self.delay = delay
+        # The earlier 429 whose Retry-After had run out when this request was sent.
+        self.promise: _Refusal | None = None
+        # Requests of the client that may have been counted in the window before this one.
+        self.possibly_counted = 0
+        self.possibly_refused = 0
+        # Earliest send time of a countable request that completed after this 429 was
+        # sent: such a request may have used the slot the Retry-After promised.
+        self.counted_send = math.inf
+
+
+class _Client:
+    __slots__ = ("accepted", "pending", "promise", "refusals", "summary", "under_limit")
+
+    def __init__(self, name: str, limit: int) -> None:
+        self.summary = ClientSummary(name)
+        # Countable requests (anything but a 429): (sent, received, certain). Uncertain
+        # ones (5xx, connection errors) may or may not have been counted by the server.
+        self.accepted: deque[tuple[float, float, bool]] = deque()
+        self.refusals: deque[_Refusal] = deque(maxlen=limit + 1)
+        self.pending: deque[_Refusal] = deque()
+        # The 429 whose Retry-After runs out first, among those after which nothing
+        # countable has completed yet: the promise the next requests are held to.
+        self.promise: _Refusal | None = None
+        # 429s under the limit, by (countable, all own requests) in the window before
+        # them; told apart into interference or plain refusals once the run is over.
+        self.under_limit: dict[tuple[int, int, bool], list[Any]] = {}
+
+
+class Verifier:
+    """Judges a stream of ``Record``s against a per-client ``limit`` per ``window`` seconds.
+
+    ``tolerance`` absorbs clock granularity (seconds); ``slack`` is how long a 429's
+    judgement waits, beyond the slowest response seen, for records that may still be
+    on their way (more in distributed runs, where records arrive in batches).
+    """
+
+    def __init__(
+        self, limit: int, window: float, *, tolerance: float = 0.05, slack: float = 1.0
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("the limit must be at least 1 request per a positive window")
+        self.limit = limit
+        self.window = float(window)
+        self.tolerance = tolerance
+        self.slack = slack
+        self._clients: dict[str, _Client] = {}
+        self._pending: deque[tuple[_Client, _Refusal]] = deque()
+        self._watermark = -math.inf
+        self._max_latency = 0.0
+        self._start = math.inf
+        self._requests = 0
+        self._inconclusive = 0
+        self._findings: dict[tuple[Violation, str], Finding] = {}
+        # The most requests a client was seen accepted after, within one window:
+        # the server's demonstrated per-client capacity (countable only, and all).
+        self._capacity_countable = -1
+        self._capacity_all = -1
+        self._bookings: dict[str, list[tuple[float, float, str, float]]] = {}
+
+    # Feeding
+
+    def feed(self, record: Record) -> None:
+        """Take one record; judges whatever became judgeable."""
+        client = self._clients.get(record.client)
+        if client is None:
+            client = self._clients[record.client] = _Client(record.client, self.limit)
+        self._requests += 1
+        summary = client.summary
+        summary.requests += 1
+        sent, received = record.sent, record.received
+        self._start = min(self._start, sent)
+        self._max_latency = max(self._max_latency, received - sent)
+        self._watermark = max(self._watermark, received)
+
+        status = record.status
+        if status == 429:
+            summary.refused += 1
+            self._refused(client, record)
+        elif status == CONNECTION_ERROR or status >= 500:
+            summary.errors += 1
+            if status == CONNECTION_ERROR:
+                detail = f": {record.error}" if record.error else ""
+                self._find(Violation.CONNECTION_ERROR, record, f"no response{detail}")
+            else:
+                self._find(Violation.SERVER_ERROR, record, f"status {status}")
+            self._countable(client, record, certain=False)
+        else:
+            summary.accepted += 1
+            self._countable(client, record, certain=True)
+            if status == 201 and record.slot is not None:
+                summary.booked += 1
+                self._booked(record)
+        self._judge_due()
+
+    def feed_many(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self.feed(record)
+
+    def finish(self, *, complete: bool = True) -> Verdict:
+        """Judge what is left and return the verdict.
+
+        ``complete=False`` says requests may have been cut off in flight (a stopped
+        Locust run): 429s that such a request might have preceded are left unjudged
+        rather than risk a false accusation.
+        """
+        horizon = self._watermark - self._grace() if not complete else math.inf
+        while self._pending:
+            client, refusal = self._pending[0]
+            if refusal.record.received > horizon:
+                self._inconclusive += 1
+                self._pending.popleft()
+                client.pending.popleft()
+                continue
+            self._judge_next()
+        self._classify_under_limit()
+        findings = sorted(
+            self._findings.values(), key=lambda f: (f.violation, _client_key(f.client))
+        )
+        for finding in findings:
+            row = self._clients[finding.client].summary
+            row.findings[finding.violation] = finding.count
+        clients = sorted(
+            (c.summary for c in self._clients.values()), key=lambda s: _client_key(s.client)
+        )
+        return Verdict(
+            self.limit, self.window, clients, findings, self._requests, self._inconclusive
+        )
+
+    # The rules
+
+    def _countable(self, client: _Client, record: Record, *, certain: bool) -> None:
+        sent, received = record.sent, record.received
+        window, tol = self.window, self.tolerance
+        # It may have been counted before a 429 still waiting for judgement, or used
+        # up the slot that 429's promise was about.
+        for refusal in client.pending:
+            r = refusal.record
+            if sent < r.received + tol and received > r.sent - window - tol:
+                refusal.possibly_counted += 1
+            _spend(refusal.promise, sent, received)
+        _spend(client.promise, sent, received)
+        if client.promise is not None and client.promise.counted_send < math.inf:
+            client.promise = None
+        if certain:
+            self._check_window(client, record)
+        client.accepted.append((sent, received, certain))
+        self._forget_old(client)
+
+    def _check_window(self, client: _Client, record: Record) -> None:
+        """More than the limit accepted: this one and the limit others sent last."""
+        sent, received = record.sent, record.received
+        window, tol = self.window, self.tolerance
+        before = 0
+        for s, r, certain in client.accepted:
+            if certain and r <= sent and received - s < window - tol:
+                before += 1
+        refused_before = sum(
+            1
+            for q in client.refusals
+            if q.record.received <= sent and received - q.record.sent < window - tol
+        )
+        self._capacity_countable = max(self._capacity_countable, before)
+        self._capacity_all = max(self._capacity_all, before + refused_before)
+        client.summary.peak = max(client.summary.peak, before + 1)
+
+        certain_ones = [(s, r) for s, r, certain in client.accepted if certain]
+        if len(certain_ones) < self.limit:
+            return
+        others = heapq.nlargest(self.limit, certain_ones)
+        first = min(sent, min(s for s, _ in others))
+        last = max(received, max(r for _, r in others))
+        if last - first < window - tol:
+            self._find(
+                Violation.LIMIT_EXCEEDED,
+                record,
+                f"{self.limit + 1} requests accepted within {last - first:.3f} s"
+                f" (limit {self.limit} per {self.window:g} s), the first sent at"
+                f" {self._at(first)}",
+            )
+
+    def _refused(self, client: _Client, record: Record) -> None:
+        delay = parse_retry_after(record.headers.get("retry-after"), record.headers.get("date"))
+        if delay is None:
+            raw = record.headers.get("retry-after")
+            shown = "missing" if raw is None else f"{raw!r}"
+            self._find(Violation.RETRY_AFTER_INVALID, record, f"Retry-After {shown}")
+        else:
+            summary = client.summary
+            summary.max_retry_after = max(summary.max_retry_after or 0.0, delay)
+        refusal = _Refusal(record, delay)
+        sent, received = record.sent, record.received
+        window, tol = self.window, self.tolerance
+        for s, r, _ in client.accepted:
+            if s < received + tol and r > sent - window - tol:
+                refusal.possibly_counted += 1
+            if r > sent:  # completed while this one was in flight: may come after it
+                refusal.counted_send = min(refusal.counted_send, s)
+        for q in client.refusals:
+            if q.record.sent < received + tol and q.record.received > sent - window - tol:
+                refusal.possibly_refused += 1
+        # Earlier 429s still waiting may have this one in their window (concurrency
+        # within one client); newest first, stopping where none can.
+        for waiting in reversed(client.pending):
+            if waiting.record.received + tol < sent:
+                break
+            if sent < waiting.record.received + tol:
+                waiting.possibly_refused += 1
+        promise = client.promise
+        if (
+            promise is not None
+            and promise.record.sent < sent
+            and promise.record.received + (promise.delay or 0.0) <= sent - tol
+        ):
+            refusal.promise = promise
+        if delay is not None and (
+            promise is None or received + delay < promise.record.received + (promise.delay or 0.0)
+        ):
+            client.promise = refusal
+        client.refusals.append(refusal)
+        client.pending.append(refusal)
+        self._pending.append((client, refusal))
+
+    def _grace(self) -> float:
+        return self._max_latency + self.slack
+
+    def _judge_due(self) -> None:
+        horizon = self._watermark - self._grace()
+        while self._pending and self._pending[0][1].record.received < horizon:
+            self._judge_next()
+
+    def _judge_next(self) -> None:
+        client, refusal = self._pending.popleft()
+        client.pending.popleft()
+        record = refusal.record
+        if refusal.possibly_counted < self.limit:
+            others = self._other_traffic(client, record)
+            key = (
+                refusal.possibly_counted,
+                min(refusal.possibly_counted + refusal.possibly_refused, 2 * self.limit + 1),
+                others,
+            )
+            entry = client.under_limit.get(key)
+            if entry is None:
+                client.under_limit[key] = [1, record]
+            else:
+                entry[0] += 1
+        elif refusal.delay is not None:
+            self._check_retry_after_length(client, refusal)
+        self._check_promises(client, refusal)
+
+    def _check_retry_after_length(self, client: _Client, refusal: _Refusal) -> None:
+        """The latest the oldest counted request can age out, against the promise."""
+        record = refusal.record
+        assert refusal.delay is not None
+        counted = [min(r, record.received) for s, r, _ in client.accepted if s < record.received]
+        if len(counted) < self.limit:
+            return  # forgotten already: cannot tell
+        frees_by = heapq.nlargest(self.limit, counted)[-1] + self.window
+        # delay-seconds are whole seconds, so an honest value may round up by one.
+        if record.sent + refusal.delay > frees_by + 1 + self.tolerance:
+            needed = max(0.0, frees_by - record.sent)
+            self._find(
+                Violation.RETRY_AFTER_TOO_LONG,
+                record,
+                f"Retry-After {refusal.delay:g} s, but a request is free again within"
+                f" {needed:.2f} s",
+            )
+
+    def _check_promises(self, client: _Client, refusal: _Refusal) -> None:
+        """A 429 for a request sent after an earlier Retry-After ran out."""
+        record = refusal.record
+        earlier = refusal.promise
+        # Anything countable sent before this request completed may have taken the slot.
+        if earlier is None or earlier.delay is None or earlier.counted_send < record.received:
+            return
+        self._find(
+            Violation.RETRY_REFUSED,
+            record,
+            f"sent {record.sent - earlier.record.received:.2f} s after a 429 with"
+            f" Retry-After {earlier.delay:g} s (received {self._at(earlier.record.received)}),"
+            " with nothing else counted in between",
+        )
+
+    def _other_traffic(self, client: _Client, record: Record) -> bool:
+        since = record.sent - self.window
+        return any(
+            other is not client and other.accepted and other.accepted[-1][1] > since
+            for other in self._clients.values()
+        )
+
+    def _classify_under_limit(self) -> None:
+        """Refusals under the limit: interference when the client's own traffic cannot explain them.
+
+        A per-client limiter decides from the client's own requests. If the server was
+        seen accepting some client after at least as many of its own requests, counted
+        either way (429s or not), then refusing this one cannot be a per-client rule:
+        when other clients were active, their traffic is what changed the outcome.
+        """
+        for client in self._clients.values():
+            for (countable, own, others), (count, record) in sorted(client.under_limit.items()):
+                interference = (
+                    others and countable <= self._capacity_countable and own <= self._capacity_all
+                )
+                if interference:
+                    self._find(
+                        Violation.CLIENT_INTERFERENCE,
+                        record,
+                        f"429 after {countable} countable requests of its own in the window"
+                        f" ({own} with its 429s), while other clients were active and the"
+                        f" server accepted a client after {self._capacity_countable}",
+                        count,
+                    )
+                else:
+                    self._find(
+                        Violation.REFUSED_UNDER_LIMIT,
+                        record,
+                        f"429 after at most {countable} countable requests in the window"
+                        f" (limit {self.limit} per {self.window:g} s)"
+                        + (
+                            f"; with its own 429s {own}: are 429s counted?"
+                            if own >= self.limit
+                            else ""
+                        ),
+                        count,
+                    )
+
+    def _booked(self, record: Record) -> None:
+        slot = record.slot
+        assert slot is not None
+        booked = self._bookings.setdefault(slot.host, [])
+        entry = (slot.start, slot.end, record.client, record.received)
+        index = _bisect(booked, slot.start)
+        for neighbour in booked[max(0, index - 1) : index + 1]:
+            if neighbour[0] < slot.end and slot.start < neighbour[1]:
+                self._find(
+                    Violation.DOUBLE_BOOKING,
+                    record,
+                    f"201 for {slot.host} {_utc(slot.start)}-{_utc(slot.end)}, overlapping the"
+                    f" 201 for {_utc(neighbour[0])}-{_utc(neighbour[1])} to client {neighbour[2]}",
+                )
+                return
+        booked.insert(index, entry)
+
+    # Bookkeeping
+
+    def _forget_old(self, client: _Client) -> None:
+        """Drop countable requests no future 429 can have in its window."""
+        horizon = self._watermark - self.window - self._grace() - self.tolerance
+        accepted = client.accepted
+        while accepted and (accepted[0][1] < horizon or len(accepted) > 8 * self.limit + 8):
+            accepted.popleft()
+
+    def _find(self, violation: Violation, record: Record, detail: str, count: int = 1) -> None:
+        key = (violation, record.client)
+        finding = self._findings.get(key)
+        if finding is None:
+            first = (
+                f"{violation}: client {record.client}, request sent {self._at(record.sent)}"
+                f" (status {record.status or 'none'}): {detail}"
+            )
+            self._findings[key] = Finding(violation, record.client, count, first)
+        else:
+            finding.count += count
+
+    def _at(self, instant: float) -> str:
+        return f"+{instant - self._start:.3f} s"
+
+
+def verify(records: Iterable[Record], limit: int, window: float, **options: float) -> Verdict:
+    """Judge a complete stream of records."""
+    verifier = Verifier(limit, window, **options)
+    verifier.feed_many(records)
+    return verifier.finish()
+
+
+def _spend(promise: _Refusal | None, sent: float, received: float) -> None:
+    """A countable request that completed after the promise's 429 was sent."""
+    if promise is not None and received > promise.record.sent and sent < promise.counted_send:
+        promise.counted_send = sent
+
+
+def _bisect(booked: list[tuple[float, float, str, float]], start: float) -> int:
+    lo, hi = 0, len(booked)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if booked[mid][0] < start:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _utc(instant: float) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(instant, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _client_key(name: str) -> tuple[Any, ...]:
+    """Sort 127.0.0.10 after 127.0.0.9."""
+    parts = name.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return (0, *(int(p) for p in parts))
+    return (1, name)
