@@ -1,8 +1,12 @@
-"""The Connexion application: the booking API wired to the domain, and the pieces around it."""
+"""The Connexion application: the booking API and the control API wired to the domain."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -10,29 +14,43 @@ from pathlib import Path
 from typing import Any
 
 from connexion import AsyncApp
+from connexion.json_schema import resolve_refs
 from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
-from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
+from faker import Faker
+from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import errors
+from .admin import AdminHandlers
 from .booking import BookingService, CaptchaVerifier, IdFactory, default_captcha_verifier
 from .clock import Clock
 from .dataset import Dataset, load_dataset
+from .fake import DynamicResponder, fake_hosts
 from .handlers import BookingHandlers
+from .journal import DEFAULT_SIZE, Journal, JournalMiddleware
 from .middleware import AccessLog, BodyLimit, BookingGate
+from .middleware.admin_guard import AdminGuard
 from .middleware.body_limit import DEFAULT_MAX_BODY
+from .middleware.gate import path_pattern
+from .middleware.latency import Latency
+from .middleware.prefer import ForcedResponses, documented_responses
 from .ratelimit import RateLimiter
 from .specs import load_spec, openapi_dir, operation_path
 from .store import MemoryBookingStore
 from .validation import VALIDATOR_MAP
+from .watch import DatasetWatcher
+
+ADMIN_PREFIX = "/__admin"
+# Page code on another origin may read these only if they are exposed.
+EXPOSED_HEADERS = ["RateLimit", "RateLimit-Policy", "Retry-After"]
 
 
 @dataclass
@@ -49,26 +67,60 @@ class Settings:
     validate_responses: bool = False
     # Embedders can plug a real CAPTCHA verifier (Turnstile, hCaptcha) in here.
     captcha_verifier: CaptchaVerifier = default_captcha_verifier
+    cors_origins: list[str] = field(default_factory=lambda: ["*"])
+    latency: tuple[float, float] | None = None  # seconds, low and high
+    admin_enabled: bool = True
+    admin_token: str | None = None
+    fake_hosts: int = 0
+    watch: bool = False
+    journal_size: int = DEFAULT_SIZE
 
 
 @dataclass
 class MockState:
-    """The live objects behind a running app, for tests and the control API."""
+    """The live objects behind a running app, for embedders and the control API."""
 
-    dataset: Dataset
     clock: Clock
     limiter: RateLimiter
     service: BookingService
+    journal: Journal
+    watcher: DatasetWatcher | None
 
 
 def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def resolver_for(handlers: object) -> Resolver:
+    return Resolver(function_resolver=lambda operation_id: getattr(handlers, snake(operation_id)))
+
+
+def allowed_methods(specs: dict[str, dict[str, Any]]) -> Callable[[str], str | None]:
+    """Path -> the methods the specs document for it, as an Allow value."""
+    index = []
+    for prefix, spec in specs.items():
+        for path, item in spec["paths"].items():
+            methods = sorted(m.upper() for m in item if m in _HTTP_METHODS)
+            index.append((path_pattern(prefix + path), ", ".join(methods)))
+
+    def lookup(path: str) -> str | None:
+        return next((allow for pattern, allow in index if pattern.match(path)), None)
+
+    return lookup
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
 def create_app(settings: Settings | None = None) -> AsyncApp:
     """Build the app; a bad dataset or rate limit raises before anything is served."""
     settings = settings or Settings()
-    dataset = load_dataset(settings.dataset)
+    extra_hosts = fake_hosts(settings.fake_hosts, settings.seed) if settings.fake_hosts else None
+
+    def load() -> Dataset:
+        return load_dataset(settings.dataset, extra_hosts)
+
+    dataset = load()
     clock = Clock(settings.clock, frozen=settings.clock_frozen)
     limiter = RateLimiter(settings.rate_limit)
     service = BookingService(
@@ -78,42 +130,95 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         captcha=settings.captcha_verifier,
         ids=IdFactory(settings.seed),
     )
-    handlers = BookingHandlers(service)
+    journal = Journal(settings.journal_size)
+    watcher = (
+        DatasetWatcher(settings.dataset, load, service)
+        if settings.watch and settings.dataset
+        else None
+    )
+    faker = Faker()
+    if settings.seed is not None:
+        faker.seed_instance(settings.seed)
+    rng = random.Random(settings.seed)
+
     spec = load_spec("booking.yaml")
+    book_path = operation_path(spec, "bookSlot")
+    book_pattern = path_pattern(book_path)
+    book_operation = resolve_refs(spec)["paths"][book_path]["post"]
 
     middlewares: list[Any] = [
         partial(ServerErrorMiddleware, handler=errors.connexion_handler),
-        AccessLog,
         partial(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips),
         partial(
-            BookingGate,
-            book_path=operation_path(spec, "bookSlot"),
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        ),
+        AccessLog,
+        partial(JournalMiddleware, journal=journal, exclude=(ADMIN_PREFIX,)),
+        partial(Latency, default=settings.latency, rng=rng),
+        partial(
+            AdminGuard,
+            prefix=ADMIN_PREFIX,
+            enabled=settings.admin_enabled,
+            token=settings.admin_token,
+        ),
+        partial(BookingGate, book_path=book_path, limiter=limiter, service=service),
+        partial(
+            ForcedResponses,
+            path_pattern=book_pattern,
+            responses=documented_responses(book_operation),
             limiter=limiter,
-            service=service,
+            dynamic=DynamicResponder(faker, rng, clock.now),
         ),
         partial(BodyLimit, max_bytes=settings.max_body_bytes),
         ExceptionMiddleware,
         SwaggerUIMiddleware,
         RoutingMiddleware,
-        SecurityMiddleware,
+        # No SecurityMiddleware: the booking API is open and AdminGuard guards /__admin.
         RequestValidationMiddleware,
         ResponseValidationMiddleware,
         LifespanMiddleware,
         ContextMiddleware,
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        task = asyncio.create_task(watcher.run()) if watcher else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
     app = AsyncApp(
         __name__,
         specification_dir=openapi_dir(),
         middlewares=middlewares,
+        lifespan=lifespan,
         validator_map=VALIDATOR_MAP,
         validate_responses=settings.validate_responses,
         pythonic_params=True,
-        resolver=Resolver(
-            function_resolver=lambda operation_id: getattr(handlers, snake(operation_id))
-        ),
     )
-    app.add_api(spec, name="booking")
+    app.add_api(spec, name="booking", resolver=resolver_for(BookingHandlers(service)))
+    admin = AdminHandlers(
+        service, limiter, journal, settings.clock, settings.clock_frozen, storage_name="memory"
+    )
+    app.add_api(
+        load_spec("admin.yaml"),
+        name="admin",
+        base_path=ADMIN_PREFIX,
+        resolver=resolver_for(admin),
+    )
+    handler = errors.connexion_handler_with_allow(
+        allowed_methods({"": spec, ADMIN_PREFIX: load_spec("admin.yaml")})
+    )
     for exception in errors.HANDLED:
-        app.add_error_handler(exception, errors.connexion_handler)
-    app.state = MockState(dataset, clock, limiter, service)  # type: ignore[attr-defined]
+        app.add_error_handler(exception, handler)
+    app.state = MockState(clock, limiter, service, journal, watcher)  # type: ignore[attr-defined]
     return app

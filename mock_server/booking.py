@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import string
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from . import slots
@@ -112,6 +112,38 @@ class BookingService:
         if not await self.store.add_if_free(booking):
             raise SlotUnavailable()
         return booking
+
+    async def free_slots(
+        self, host: Host, event_type: EventType, first: date, last: date, zone: tzinfo
+    ) -> list[tuple[datetime, datetime]]:
+        """Slots that would book now: rules 7 and 8, the same functions a booking runs."""
+        now = self.clock.now()
+        taken = [b for b in await self.store.list() if b.host_slug == host.slug]
+        # Host-local days around the range, since the range is in another zone.
+        candidates = slots.grid_slots(
+            host, event_type, first - timedelta(days=1), last + timedelta(days=1)
+        )
+        free = []
+        for start, end in candidates:
+            if not first <= start.astimezone(zone).date() <= last:
+                continue
+            if not slots.within_bounds(event_type, start, now):
+                continue
+            busy_start, busy_end = slots.occupied(event_type, start, end)
+            if not any(b.overlaps(busy_start, busy_end) for b in taken):
+                free.append((start, end))
+        return free
+
+    async def replace_dataset(self, dataset: Dataset) -> int:
+        """Serve a new dataset; bookings whose event type is gone are dropped (their count)."""
+        kept_ids = {e.id for host in dataset.hosts.values() for e in host.event_types.values()}
+        dropped = 0
+        for booking in await self.store.list():
+            if booking.event_type_id not in kept_ids:
+                await self.store.delete(booking.id)
+                dropped += 1
+        self.dataset = dataset
+        return dropped
 
     async def check_captcha(self, event_type: EventType, request: dict[str, Any]) -> None:
         """Rule 5."""

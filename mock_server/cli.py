@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from datetime import datetime
@@ -12,6 +13,7 @@ from limits import parse as parse_rate_limit
 
 from .app import Settings, create_app
 from .dataset import DatasetError
+from .middleware.latency import parse_latency
 from .validation import is_rfc3339, parse_instant
 
 
@@ -31,6 +33,22 @@ def _rate_limit(text: str) -> str:
             f"{text!r} is not a rate limit such as 15/minute or 15 per 10 seconds"
         ) from None
     return text
+
+
+def _latency(text: str) -> tuple[float, float]:
+    try:
+        return parse_latency(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _ips(text: str) -> list[str]:
@@ -77,6 +95,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated proxy addresses or networks whose X-Forwarded-For is"
         " trusted, or *; default: none",
     )
+    parser.add_argument(
+        "--cors-origins",
+        type=_ips,
+        default=["*"],
+        metavar="LIST",
+        help="comma-separated origins allowed to call the mock from a browser (default: *)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=_latency,
+        metavar="DELAY",
+        help="delay every response: 200ms, or a range 100ms-500ms",
+    )
+    parser.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help="require Authorization: Bearer TOKEN on /__admin; needed to enable the control"
+        " API on a non-loopback --host",
+    )
+    parser.add_argument(
+        "--fake-hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N Faker-made hosts, each with 15, 30 and 60 minute event types",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="with --dataset: reload the file when it changes, keeping bookings whose event"
+        " types still exist",
+    )
     parser.add_argument("--seed", type=int, help="make booking ids and meeting links repeatable")
     parser.add_argument(
         "--log-level",
@@ -95,11 +145,22 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         rate_limit=args.rate_limit,
         forwarded_allow_ips=args.forwarded_allow_ips,
         seed=args.seed,
+        cors_origins=args.cors_origins,
+        latency=args.latency,
+        admin_enabled=is_loopback(args.host) or bool(args.admin_token),
+        admin_token=args.admin_token,
+        fake_hosts=args.fake_hosts,
+        watch=args.watch,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.watch and not args.dataset:
+        parser.error("--watch needs --dataset FILE")
+    if args.fake_hosts < 0:
+        parser.error("--fake-hosts must be 0 or more")
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -107,17 +168,23 @@ def main(argv: list[str] | None = None) -> int:
     # Our access log says more than uvicorn's; Connexion logs every 4xx as a warning.
     logging.getLogger("connexion").setLevel(logging.ERROR)
     try:
-        app = create_app(settings_from_args(args))
+        settings = settings_from_args(args)
+        app = create_app(settings)
     except DatasetError as exc:
         print(f"booking-mock: bad dataset: {exc}", file=sys.stderr)
         return 2
+    admin = "off (non-loopback address; see --admin-token)"
+    if settings.admin_enabled:
+        admin = f"http://{args.host}:{args.port}/__admin/ui/"
+        admin += " (bearer token)" if settings.admin_token else ""
     clock = args.clock.strftime("%Y-%m-%dT%H:%M:%SZ") if args.clock else "real time"
     if args.clock and args.freeze:
         clock += ", frozen"
     print(
         f"booking-mock: http://{args.host}:{args.port}  dataset: {args.dataset or 'default'}"
         f"  clock: {clock}  rate limit: {args.rate_limit} per client"
-        f"  docs: http://{args.host}:{args.port}/ui/",
+        f"  docs: http://{args.host}:{args.port}/ui/"
+        f"  control API: {admin}",
         file=sys.stderr,
         flush=True,
     )

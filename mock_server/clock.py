@@ -36,6 +36,11 @@ class Clock:
     def frozen(self) -> bool:
         return self._frozen_at is not None
 
+    @property
+    def real(self) -> bool:
+        """True when now is the real clock's now."""
+        return self._frozen_at is None and self._offset == 0.0
+
     def set(self, instant: datetime, *, frozen: bool | None = None) -> None:
         """Move now to instant; frozen None keeps the clock running or frozen as it was."""
         if instant.tzinfo is None:

@@ -215,8 +215,8 @@ def parse_dataset(raw: Any, source: str | None = None) -> Dataset:
     return Dataset(hosts)
 
 
-def load_dataset(path: str | Path | None = None) -> Dataset:
-    """Load a dataset file (YAML or JSON); the default dataset when path is None."""
+def load_dataset(path: str | Path | None = None, extra_hosts: list[Any] | None = None) -> Dataset:
+    """Load a dataset file (YAML or JSON), the default one when path is None, plus extra hosts."""
     if path is None:
         text = resources.files("mock_server").joinpath("data/default-dataset.yaml").read_text()
         source = "default dataset"
@@ -234,4 +234,6 @@ def load_dataset(path: str | Path | None = None) -> Dataset:
         raise DatasetError(
             where, f"not valid YAML: {getattr(exc, 'problem', exc)}", source
         ) from None
+    if extra_hosts and isinstance(raw, dict) and isinstance(raw.get("hosts"), list):
+        raw["hosts"] = [*raw["hosts"], *extra_hosts]
     return parse_dataset(raw, source)

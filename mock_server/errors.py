@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -182,3 +183,23 @@ def connexion_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionRe
     return ConnexionResponse(
         status_code=status, body=body, headers=headers, mimetype="application/json"
     )
+
+
+def connexion_handler_with_allow(
+    allowed_methods: Callable[[str], str | None],
+) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    """The handler, with a 405's Allow naming every method of the path, not just one route's.
+
+    Starlette answers 405 from the first route matching the path, and Connexion makes
+    one route per operation, so its Allow would name only that operation's method.
+    """
+
+    def handler(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        response = connexion_handler(request, exc)
+        if response.status_code == 405:
+            allow = allowed_methods(request.url.path)
+            if allow:
+                response.headers["Allow"] = allow
+        return response
+
+    return handler

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jsonschema
+from connexion import validators as connexion_validators
 from connexion.datastructures import MediaTypeDict
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import JSONRequestBodyValidator
@@ -47,6 +48,20 @@ def is_rfc3339(value: object) -> bool:
     return True
 
 
+@FORMAT_CHECKER.checks("date")
+def is_full_date(value: object) -> bool:
+    """An RFC 3339 full-date, YYYY-MM-DD, that exists in the calendar."""
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 @FORMAT_CHECKER.checks("iana-timezone")
 def is_iana_timezone(value: object) -> bool:
     if not isinstance(value, str):
@@ -66,6 +81,7 @@ def is_iana_timezone(value: object) -> bool:
 _FORMAT_NAMES = {
     "date-time": "an RFC 3339 date-time with an offset, such as 2026-03-16T14:00:00Z",
     "iana-timezone": "an IANA time zone name, such as America/New_York",
+    "date": "a date YYYY-MM-DD",
 }
 
 
@@ -180,4 +196,36 @@ class JSONBodyValidator(JSONRequestBodyValidator):
             raise InvalidRequest(details=_details(errors))
 
 
-VALIDATOR_MAP = {"body": MediaTypeDict({"*/*json": JSONBodyValidator})}
+class ParameterValidator(connexion_validators.ParameterValidator):
+    """Connexion's parameter validator with the spec's formats, and no empty values."""
+
+    @staticmethod
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict, param_name: Any = None
+    ) -> Any:
+        if value == "" or value == [""]:
+            return f"The {parameter_type} parameter '{param['name']}' must not be empty."
+        if value is None:
+            return connexion_validators.ParameterValidator.validate_parameter(
+                parameter_type, value, param, param_name
+            )
+        errors = list(compiled(param.get("schema", param)).iter_errors(value))
+        if errors:
+            detail = _describe(errors[0])[0]
+            return f"The {parameter_type} parameter '{param['name']}': {detail.message}"
+        return None
+
+    def validate_query_parameter(self, param: dict, request: Any) -> Any:
+        # Connexion reads an empty value as absent; an empty value is a client's mistake.
+        if request.query_params.get(param["name"]) == "" or (
+            param["name"] in request.query_params
+            and request.query_params.get(param["name"]) is None
+        ):
+            return f"The query parameter '{param['name']}' must not be empty."
+        return super().validate_query_parameter(param, request)
+
+
+VALIDATOR_MAP = {
+    "body": MediaTypeDict({"*/*json": JSONBodyValidator}),
+    "parameter": ParameterValidator,
+}

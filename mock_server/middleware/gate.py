@@ -64,7 +64,11 @@ class BookingGate:
 
         async def send_with_fields(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *fields]}
+                # A forced 429 (Prefer) sets its own fields; the real ones fill in the rest.
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [field for field in fields if field[0] not in present]
+                message = {**message, "headers": headers}
             await send(message)
 
         if not quota.allowed:

@@ -1,0 +1,155 @@
+"""Handlers of the control API (openapi/admin.yaml): thin, over the same objects the API uses."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .booking import BookingService, booking_json, utc_text
+from .clock import Clock
+from .errors import InvalidRequest, NotFound
+from .journal import Journal
+from .ratelimit import RateLimiter
+from .validation import parse_instant
+
+MAX_SLOT_RANGE_DAYS = 62
+
+
+class AdminHandlers:
+    """Operations of openapi/admin.yaml, by operationId in snake_case."""
+
+    def __init__(
+        self,
+        service: BookingService,
+        limiter: RateLimiter,
+        journal: Journal,
+        clock_start: datetime | None,
+        clock_frozen: bool,
+        storage_name: str,
+    ) -> None:
+        self.service = service
+        self.limiter = limiter
+        self.journal = journal
+        self.clock_start = clock_start
+        self.clock_frozen = clock_frozen
+        self.storage_name = storage_name
+
+    @property
+    def clock(self) -> Clock:
+        return self.service.clock
+
+    async def reset_state(self, only: list[str] | None = None) -> dict[str, Any]:
+        parts = only or ["bookings", "rateLimits", "journal", "clock"]
+        if "bookings" in parts:
+            await self.service.store.clear()
+        if "rateLimits" in parts:
+            await self.limiter.reset()
+        if "journal" in parts:
+            self.journal.clear()
+        if "clock" in parts:
+            self.clock.reset()
+            if self.clock_start is not None:
+                self.clock.set(self.clock_start, frozen=self.clock_frozen)
+        return {"reset": [p for p in ("bookings", "rateLimits", "journal", "clock") if p in parts]}
+
+    async def list_bookings(
+        self, host: str | None = None, event_type: str | None = None, status: str | None = None
+    ) -> dict[str, Any]:
+        out = []
+        for booking in await self.service.store.list():
+            if host and booking.host_slug != host:
+                continue
+            if event_type and event_type not in (booking.event_slug, booking.event_type_id):
+                continue
+            if status and booking.status != status:
+                continue
+            public = booking_json(booking)
+            public["invitee"].update(
+                {"locale": booking.invitee.locale} if booking.invitee.locale else {}
+            )
+            out.append(
+                {
+                    **public,
+                    "host": booking.host_slug,
+                    "eventSlug": booking.event_slug,
+                    "customFields": booking.custom_fields,
+                    **({"notes": booking.notes} if booking.notes else {}),
+                    **({"source": booking.source} if booking.source else {}),
+                }
+            )
+        return {"bookings": out}
+
+    async def cancel_booking(self, booking_id: str) -> tuple[None, int]:
+        if not await self.service.store.delete(booking_id):
+            raise NotFound(f"No booking {booking_id!r}.")
+        return None, 204
+
+    async def list_slots(
+        self,
+        user_slug: str,
+        event_slug: str,
+        from_: str | None = None,
+        to: str | None = None,
+        timezone: str | None = None,
+    ) -> dict[str, Any]:
+        host, event_type = self.service.find(user_slug, event_slug)
+        zone = ZoneInfo(timezone) if timezone else host.timezone
+        first = date.fromisoformat(from_) if from_ else self.clock.now().astimezone(zone).date()
+        last = date.fromisoformat(to) if to else first + timedelta(days=6)
+        if last < first or (last - first).days > MAX_SLOT_RANGE_DAYS:
+            raise InvalidRequest(
+                f"'to' must be on or after 'from' and at most {MAX_SLOT_RANGE_DAYS} days after it."
+            )
+        free = await self.service.free_slots(host, event_type, first, last, zone)
+        return {
+            "host": host.slug,
+            "eventSlug": event_type.slug,
+            "eventTypeId": event_type.id,
+            "timezone": str(zone),
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "durationMinutes": event_type.duration_minutes,
+            "slots": [
+                {
+                    "startTime": utc_text(start),
+                    "endTime": utc_text(end),
+                    "localStart": start.astimezone(zone).isoformat(),
+                }
+                for start, end in free
+            ],
+        }
+
+    def _clock_json(self) -> dict[str, Any]:
+        return {
+            "now": self.clock.now().isoformat().replace("+00:00", "Z"),
+            "frozen": self.clock.frozen,
+            "real": self.clock.real,
+        }
+
+    async def get_clock(self) -> dict[str, Any]:
+        return self._clock_json()
+
+    async def set_clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("real"):
+            self.clock.reset()
+        if "now" in body:
+            self.clock.set(parse_instant(body["now"]))
+        if "advanceSeconds" in body:
+            self.clock.advance(timedelta(seconds=body["advanceSeconds"]))
+        if body.get("frozen") is True:
+            self.clock.freeze()
+        elif body.get("frozen") is False:
+            self.clock.unfreeze()
+        return self._clock_json()
+
+    async def list_requests(self, limit: int = 50) -> dict[str, Any]:
+        return {"requests": self.journal.recent(limit)}
+
+    async def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "bookings": len(await self.service.store.list()),
+            "now": utc_text(self.clock.now()),
+            "storage": self.storage_name,
+        }

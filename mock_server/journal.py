@@ -1,0 +1,125 @@
+"""The journal: a bounded record of recent requests and responses, for "what did my page send?"."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BODY_LIMIT = 16 * 1024
+DEFAULT_SIZE = 500
+
+
+def _body(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        return {}
+    truncated = len(raw) > BODY_LIMIT
+    raw = raw[:BODY_LIMIT]
+    try:
+        body: Any = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        body = raw.decode("utf-8", errors="replace")
+    out: dict[str, Any] = {"body": body}
+    if truncated:
+        out["truncated"] = True
+    return out
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
+
+
+class Journal:
+    """The last ``size`` exchanges, newest first; memory is bounded by size and BODY_LIMIT."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+        self._ids = itertools.count(1)
+
+    def record(self, entry: dict[str, Any]) -> None:
+        entry["id"] = next(self._ids)
+        self._entries.appendleft(entry)
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        return list(itertools.islice(self._entries, limit))
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class JournalMiddleware:
+    """Records every exchange except those of the excluded path prefixes (the control API)."""
+
+    def __init__(self, app: ASGIApp, *, journal: Journal, exclude: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.journal = journal
+        self.exclude = exclude
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exclude):
+            await self.app(scope, receive, send)
+            return
+        arrived = time.time()
+        started = time.perf_counter()
+        # Read the body up front (up to BODY_LIMIT), so the journal shows what was sent
+        # even when the answer came before anyone read it (a forced response, a 404).
+        buffered: list[Message] = []
+        request_body: list[bytes] = []
+        size = 0
+        while size <= BODY_LIMIT:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            request_body.append(message.get("body", b""))
+            size += len(request_body[-1])
+            if not message.get("more_body", False):
+                break
+        replay = iter(buffered)
+
+        async def replaying_receive() -> Message:
+            return next(replay, None) or await receive()
+
+        response: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response["status"] = message["status"]
+                response["headers"] = message.get("headers", [])
+            elif message["type"] == "http.response.body":
+                response["body"].append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replaying_receive, recording_send)
+        finally:
+            client = scope.get("client")
+            self.journal.record(
+                {
+                    "time": datetime.fromtimestamp(arrived, UTC).isoformat(timespec="milliseconds"),
+                    "client": client[0] if client else "unknown",
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "query": scope.get("query_string", b"").decode("latin-1"),
+                    "status": response["status"],
+                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                    "request": {
+                        "headers": _headers(scope.get("headers", [])),
+                        **_body(b"".join(request_body)),
+                    },
+                    "response": {
+                        "headers": _headers(response["headers"]),
+                        **_body(b"".join(response["body"])),
+                    },
+                }
+            )

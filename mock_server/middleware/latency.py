@@ -1,0 +1,57 @@
+"""Injected latency: `--latency 200ms` or `100ms-500ms` for all, `Prefer: latency=` for one."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+_LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)(ms|s)?\s*(?:-\s*(\d+(?:\.\d+)?)(ms|s)?\s*)?$")
+
+
+def parse_latency(text: str) -> tuple[float, float]:
+    """``200ms`` -> (0.2, 0.2); ``100ms-500ms`` -> (0.1, 0.5); ``1s``; plain numbers are ms."""
+    match = _LATENCY.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a latency such as 200ms or 100ms-500ms")
+
+    def seconds(value: str, unit: str | None) -> float:
+        return float(value) / (1 if unit == "s" else 1000)
+
+    low = seconds(match[1], match[2])
+    high = seconds(match[3], match[4] or match[2]) if match[3] else low
+    if high < low or high > 60:
+        raise ValueError(f"{text!r}: the range must be ascending and at most 60s")
+    return low, high
+
+
+def prefer_latency(scope: Scope) -> tuple[float, float] | None:
+    for name, value in scope["headers"]:
+        if name == b"prefer":
+            for part in re.split(r"[,;]", value.decode("latin-1")):
+                key, _, setting = part.strip().partition("=")
+                if key.strip().lower() == "latency":
+                    try:
+                        return parse_latency(setting.strip().strip('"'))
+                    except ValueError:
+                        return None
+    return None
+
+
+class Latency:
+    def __init__(
+        self, app: ASGIApp, *, default: tuple[float, float] | None, rng: random.Random
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.rng = rng
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            latency = prefer_latency(scope) or self.default
+            if latency is not None:
+                low, high = latency
+                await asyncio.sleep(low if low == high else self.rng.uniform(low, high))
+        await self.app(scope, receive, send)
