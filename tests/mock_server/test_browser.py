@@ -1,0 +1,138 @@
+"""A real browser: a page on another origin runs the API document's fetch example against the mock.
+
+Headless Chromium (Debian's chromium and chromium-driver, driven by Selenium) loads a
+static page served on another port; CORS and the exposed rate-limit fields are what
+make this work.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from mock_server import Settings, create_app
+from mock_server.specs import load_spec
+from tests.conftest import PINNED
+from tests.servers import serve_app
+
+PRODUCTION = "https://app.proximity.io"
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Book a call</title></head>
+<body>
+  <p>Booking: <span id="booking-id"></span></p>
+  <p>Rate limit: <span id="ratelimit"></span></p>
+  <p>Retry after: <span id="retry-after"></span></p>
+  <p>Error: <span id="error"></span></p>
+<script type="module">
+async function bookTheExample() {
+%(sample)s
+  return booking;
+}
+
+async function hammer(url) {
+  // 16 quick requests: the limit is 15 a minute, and the example booking used one.
+  for (let i = 0; i < 16; i++) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({}),
+    });
+    if (response.status === 429) {
+      document.getElementById("ratelimit").textContent = response.headers.get("RateLimit");
+      return response.headers.get("Retry-After");
+    }
+  }
+  return "never limited";
+}
+
+try {
+  const booking = await bookTheExample();
+  document.getElementById("booking-id").textContent = booking.id;
+  document.getElementById("retry-after").textContent = await hammer(%(url)s);
+} catch (error) {
+  document.getElementById("error").textContent = String(error);
+}
+</script>
+</body></html>
+"""
+
+
+def fetch_sample() -> str:
+    operation = load_spec()["paths"]["/api/public/scheduling/{userSlug}/{eventSlug}/book"]["post"]
+    return next(s["source"] for s in operation["x-codeSamples"] if s["lang"] == "JavaScript")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        pytest.skip(
+            "Chromium cannot run here: Debian's chromium and chromium-driver packages are not"
+            " installed (.ci/run installs them)"
+        )
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    with tempfile.TemporaryDirectory() as profile:
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(
+            options=options, service=webdriver.ChromeService(executable_path=chromedriver)
+        )
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def test_page_on_another_origin_books_and_reads_retry_after(browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    mock = create_app(Settings(clock=PINNED, clock_frozen=True, rate_limit="15/minute"))
+    with serve_app(mock) as mock_url:
+        book_url = f"{mock_url}/api/public/scheduling/jane-doe/30min-call/book"
+        html = PAGE % {
+            "sample": fetch_sample().replace(PRODUCTION, mock_url),
+            "url": json.dumps(book_url),
+        }
+        page = Starlette(routes=[Route("/", lambda _request: HTMLResponse(html))])
+        with serve_app(page) as page_url:
+            assert page_url != mock_url  # another origin: another port
+            browser.get(page_url)
+
+            def shown(element_id: str) -> str:
+                return browser.find_element(By.ID, element_id).text
+
+            WebDriverWait(browser, 30).until(lambda _d: shown("retry-after") or shown("error"))
+            assert shown("error") == ""
+            booking_id = shown("booking-id")
+            assert booking_id.startswith("bkg_")
+            retry_after = int(shown("retry-after"))
+            assert 1 <= retry_after <= 60
+            assert shown("ratelimit") == f'"per-ip";r=0;t={retry_after}'
+
+        # The page's booking is the one the mock stored.
+        stored = httpx.get(f"{mock_url}/__admin/bookings").json()["bookings"]
+        assert [b["id"] for b in stored] == [booking_id]
