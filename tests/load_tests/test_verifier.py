@@ -22,6 +22,7 @@ from load_tests.verifier import (
     verify,
 )
 
+from . import limiters
 from . import simulation as sim
 from .simulation import Send
 
@@ -56,7 +57,7 @@ def mixed_clients(rng: random.Random, end: float = 30.0) -> list[Send]:
 @pytest.mark.parametrize("seed", range(6))
 def test_a_correct_limiter_passes_under_jittery_latency_and_concurrency(seed):
     rng = random.Random(seed)
-    records = sim.run(mixed_clients(rng), sim.SlidingWindow(LIMIT, WINDOW), seed=seed)
+    records = sim.run(mixed_clients(rng), limiters.SlidingWindow(LIMIT, WINDOW), seed=seed)
     verdict = verify(records, LIMIT, WINDOW)
     assert verdict.ok, verdict.findings
     assert sum(c.refused for c in verdict.clients) > 100  # the limit was really reached
@@ -65,7 +66,7 @@ def test_a_correct_limiter_passes_under_jittery_latency_and_concurrency(seed):
 
 def test_a_correct_limiter_passes_when_batches_arrive_late_from_two_workers():
     rng = random.Random(7)
-    records = sim.run(mixed_clients(rng), sim.SlidingWindow(LIMIT, WINDOW))
+    records = sim.run(mixed_clients(rng), limiters.SlidingWindow(LIMIT, WINDOW))
     # Worker 2's records reach the master in batches, half a second behind worker 1's.
     first = [r for r in records if hash(r.client) % 2 == 0]
     second = [r for r in records if hash(r.client) % 2 == 1]
@@ -79,7 +80,7 @@ def test_a_correct_limiter_passes_when_batches_arrive_late_from_two_workers():
 
 def test_a_retry_exactly_at_retry_after_is_accepted_and_passes():
     records = sim.run(
-        sim.paced("a", 0.0, 10.0, 0.05, latency=0.001), sim.SlidingWindow(LIMIT, WINDOW)
+        sim.paced("a", 0.0, 10.0, 0.05, latency=0.001), limiters.SlidingWindow(LIMIT, WINDOW)
     )
     assert judge(records) == set()
 
@@ -107,13 +108,13 @@ def hammering(rng: random.Random, clients: int = 2, end: float = 20.0) -> list[S
 
 
 def test_off_by_one_is_limit_exceeded():
-    found = judge(sim.run(hammering(random.Random(1)), sim.OffByOne(LIMIT, WINDOW)))
+    found = judge(sim.run(hammering(random.Random(1)), limiters.OffByOne(LIMIT, WINDOW)))
     assert Violation.LIMIT_EXCEEDED in found
     assert Violation.REFUSED_UNDER_LIMIT not in found
 
 
 def test_a_fixed_window_letting_a_burst_through_at_the_boundary_is_limit_exceeded():
-    found = judge(sim.run(hammering(random.Random(2)), sim.FixedWindow(LIMIT, WINDOW)))
+    found = judge(sim.run(hammering(random.Random(2)), limiters.FixedWindow(LIMIT, WINDOW)))
     assert Violation.LIMIT_EXCEEDED in found
 
 
@@ -123,12 +124,14 @@ def test_counting_only_successes_is_limit_exceeded():
         Send(s.client, s.sent, s.latency, status=rng.choice([400, 404, 201]))
         for s in hammering(rng)
     ]
-    found = judge(sim.run(sends, sim.OnlySuccesses(LIMIT, WINDOW)))
+    found = judge(sim.run(sends, limiters.OnlySuccesses(LIMIT, WINDOW)))
     assert Violation.LIMIT_EXCEEDED in found
 
 
 def test_too_strict_is_refused_under_limit_not_interference():
-    found = judge(sim.run(hammering(random.Random(4), clients=3), sim.TooStrict(LIMIT, WINDOW)))
+    found = judge(
+        sim.run(hammering(random.Random(4), clients=3), limiters.TooStrict(LIMIT, WINDOW))
+    )
     assert Violation.REFUSED_UNDER_LIMIT in found
     assert Violation.CLIENT_INTERFERENCE not in found
     assert Violation.LIMIT_EXCEEDED not in found
@@ -138,19 +141,19 @@ def test_one_global_bucket_is_client_interference():
     rng = random.Random(5)
     sends = hammering(rng, clients=2)
     sends += sim.paced("quiet", 0.3, 20.0, WINDOW / 2)  # well under the limit
-    found = judge(sim.run(sends, sim.GlobalBucket(LIMIT, WINDOW)))
+    found = judge(sim.run(sends, limiters.GlobalBucket(LIMIT, WINDOW)))
     assert Violation.CLIENT_INTERFERENCE in found
 
 
 def test_a_quiet_client_alone_is_never_interference():
     # A too-strict server refusing the only client: nobody else to blame.
     sends = sim.paced("alone", 0.0, 10.0, WINDOW / (LIMIT - 0.5))
-    found = judge(sim.run(sends, sim.TooStrict(LIMIT, WINDOW)))
+    found = judge(sim.run(sends, limiters.TooStrict(LIMIT, WINDOW)))
     assert found == {Violation.REFUSED_UNDER_LIMIT}
 
 
 def test_a_missing_retry_after_is_found():
-    found = judge(sim.run(hammering(random.Random(6)), sim.NoRetryAfter(LIMIT, WINDOW)))
+    found = judge(sim.run(hammering(random.Random(6)), limiters.NoRetryAfter(LIMIT, WINDOW)))
     assert found == {Violation.RETRY_AFTER_INVALID}
 
 
@@ -162,22 +165,17 @@ def test_an_invalid_retry_after_value_is_found(value):
 
 
 def test_a_retry_after_too_short_is_a_refused_retry():
-    found = judge(sim.run(hammering(random.Random(8)), sim.ShortRetryAfter(LIMIT, WINDOW)))
+    found = judge(sim.run(hammering(random.Random(8)), limiters.ShortRetryAfter(LIMIT, WINDOW)))
     assert found == {Violation.RETRY_REFUSED}
 
 
-class LongRetryAfter(sim.SlidingWindow):
-    def retry_after(self, log, at):
-        return str(int(self.window) * 3)
-
-
 def test_a_retry_after_longer_than_the_window_needs_is_found():
-    found = judge(sim.run(hammering(random.Random(9)), LongRetryAfter(LIMIT, WINDOW)))
+    found = judge(sim.run(hammering(random.Random(9)), limiters.LongRetryAfter(LIMIT, WINDOW)))
     assert found == {Violation.RETRY_AFTER_TOO_LONG}
 
 
 def test_429s_that_extend_the_lockout_are_refusals_under_the_limit():
-    found = judge(sim.run(hammering(random.Random(10)), sim.RefusalsCounted(LIMIT, WINDOW)))
+    found = judge(sim.run(hammering(random.Random(10)), limiters.RefusalsCounted(LIMIT, WINDOW)))
     assert Violation.REFUSED_UNDER_LIMIT in found
     assert Violation.RETRY_REFUSED in found
     assert Violation.CLIENT_INTERFERENCE not in found
@@ -185,7 +183,7 @@ def test_429s_that_extend_the_lockout_are_refusals_under_the_limit():
 
 def test_5xx_and_connection_errors_are_found():
     sends = [Send("a", 0.0, status=500), Send("a", 1.0, status=CONNECTION_ERROR), Send("b", 1.0)]
-    verdict = verify(sim.run(sends, sim.SlidingWindow(LIMIT, WINDOW)), LIMIT, WINDOW)
+    verdict = verify(sim.run(sends, limiters.SlidingWindow(LIMIT, WINDOW)), LIMIT, WINDOW)
     assert verdict.violations == {Violation.SERVER_ERROR: 1, Violation.CONNECTION_ERROR: 1}
     assert [f.client for f in verdict.findings] == ["a", "a"]
 
@@ -258,14 +256,14 @@ def test_retry_after_is_delay_seconds_or_an_http_date(value, date, expected):
 
 def long_run(seconds: float) -> Iterator[Record]:
     """Three hammering clients and a correct limiter, generated lazily."""
-    limiter = sim.SlidingWindow(LIMIT, WINDOW)
+    limiter = limiters.SlidingWindow(LIMIT, WINDOW)
     step = PACE / 3
     for i in range(int(seconds / step)):
         sent = i * step
         client = f"c{i % 3}"
-        status, retry_after = limiter.decide(client, sent + 0.0005, 400)
-        headers = {"retry-after": retry_after} if retry_after else {}
-        yield Record(client, sent, sent + 0.001, status, headers)
+        decision = limiter.admit(client, sent + 0.0005)
+        headers = {"retry-after": decision.retry_after} if decision.retry_after else {}
+        yield Record(client, sent, sent + 0.001, 400 if decision.allowed else 429, headers)
 
 
 def peak_memory(seconds: float) -> int:

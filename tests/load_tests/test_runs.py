@@ -1,0 +1,192 @@
+"""Short headless Locust runs: the reference passes, every broken limiter fails and is named.
+
+Each run is the real command line (``python -m locust -f load_tests/locustfile.py``)
+against a server on a free loopback port, with a 5-per-2-seconds limit so a few
+seconds show several windows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from load_tests import locustfile_path
+from tests.servers import serve_app
+
+from . import broken_servers as broken
+from . import limiters
+
+RATE_LIMIT = "5/2 seconds"
+LIMIT, WINDOW = 5, 2.0
+RUN_TIME = 6  # seconds: a probe cycle, burst, pace and rest, takes about 5
+
+
+@dataclass
+class Run:
+    exit_code: int
+    output: str
+    verdict: dict[str, Any]
+
+    @property
+    def violations(self) -> set[str]:
+        return set(self.verdict["violations"])
+
+
+def locust(
+    host: str,
+    tmp_path: Path,
+    *,
+    mode: str = "xff",
+    users: int = 7,
+    probes: int = 3,
+    processes: int | None = None,
+    classes: tuple[str, ...] = (),
+) -> Run:
+    verdict = tmp_path / f"verdict-{len(list(tmp_path.iterdir()))}.json"
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(locustfile_path()),
+        "--host",
+        host,
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        "100",
+        "-t",
+        f"{RUN_TIME}s",
+        "--rate-limit",
+        RATE_LIMIT,
+        "--client-mode",
+        mode,
+        "--probes",
+        str(probes),
+        "--only-summary",
+        "--verdict-json",
+        str(verdict),
+    ]
+    if processes:
+        command += ["--processes", str(processes)]
+    command += classes
+    # Its own session, so a run that hangs can be stopped with every worker it forked.
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=RUN_TIME + 60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"the Locust run did not stop:\n{output}")
+    assert verdict.exists(), output
+    return Run(process.returncode, output, json.loads(verdict.read_text()))
+
+
+def assert_passes(run: Run) -> None:
+    assert run.exit_code == 0, run.output
+    assert run.verdict["ok"], run.output
+    assert "Verdict: PASS" in run.output
+    refused = sum(c["refused"] for c in run.verdict["clients"])
+    assert refused > 0, "the probes never reached the limit"
+
+
+def assert_fails_naming(run: Run, violation: str) -> None:
+    assert run.exit_code == 1, run.output
+    assert violation in run.violations, run.output
+    verdict_line = next(line for line in run.output.splitlines() if line.startswith("Verdict:"))
+    assert "FAIL" in verdict_line and violation in verdict_line
+
+
+# The reference implementation passes, as many clients either way.
+
+
+def test_the_reference_passes_with_x_forwarded_for_clients(tmp_path):
+    app = broken.reference(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
+    with serve_app(app) as url:
+        run = locust(url, tmp_path, mode="xff")
+    assert_passes(run)
+    assert {c["client"] for c in run.verdict["clients"]} == {f"198.18.0.{n}" for n in range(1, 8)}
+
+
+def test_the_reference_passes_with_clients_on_their_own_source_addresses(tmp_path):
+    with serve_app(broken.reference(rate_limit=RATE_LIMIT)) as url:
+        run = locust(url, tmp_path, mode="source")
+    assert_passes(run)
+    assert {c["client"] for c in run.verdict["clients"]} == {f"127.0.0.{n}" for n in range(2, 9)}
+
+
+def test_clients_the_target_cannot_tell_apart_are_found_affecting_each_other(tmp_path):
+    # X-Forwarded-For to a target that trusts no proxy: every client is 127.0.0.1 to it.
+    with serve_app(broken.reference(rate_limit=RATE_LIMIT)) as url:
+        run = locust(url, tmp_path, mode="xff")
+    assert_fails_naming(run, "client-interference")
+
+
+# Every broken limiter fails the run, and the verdict names what broke.
+
+BROKEN = {
+    "off by one": (limiters.OffByOne, "limit-exceeded"),
+    "too strict": (limiters.TooStrict, "refused-under-limit"),
+    "one global bucket": (limiters.GlobalBucket, "client-interference"),
+    "fixed window": (limiters.FixedWindow, "limit-exceeded"),
+    "missing Retry-After": (limiters.NoRetryAfter, "retry-after-invalid"),
+    "Retry-After too short": (limiters.ShortRetryAfter, "retry-refused"),
+    "429s extend the lockout": (limiters.RefusalsCounted, "refused-under-limit"),
+    "only successes counted": (limiters.OnlySuccesses, "limit-exceeded"),
+}
+
+
+@pytest.mark.parametrize(("limiter", "violation"), BROKEN.values(), ids=BROKEN.keys())
+def test_a_broken_limiter_fails_the_run_and_is_named(tmp_path, limiter, violation):
+    with serve_app(broken.behind_limiter(limiter(LIMIT, WINDOW))) as url:
+        run = locust(url, tmp_path)
+    assert_fails_naming(run, violation)
+    if limiter is limiters.TooStrict:
+        assert "client-interference" not in run.violations
+
+
+def test_a_double_booking_race_fails_the_run(tmp_path):
+    app = broken.with_racy_store(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
+    with serve_app(app) as url:
+        # Booking users only: each races now and then for one slot with three requests.
+        run = locust(url, tmp_path, users=10, probes=0, classes=("BookingUser",))
+    assert_fails_naming(run, "double-booking")
+
+
+# Distributed: master and two workers reach the single process's verdict.
+
+
+def test_a_distributed_run_passes_the_reference_like_a_single_process(tmp_path):
+    app = broken.reference(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
+    with serve_app(app) as url:
+        run = locust(url, tmp_path, processes=2)
+    assert_passes(run)
+    # Both workers' clients reached the master's verifier.
+    assert len(run.verdict["clients"]) == 7
+    assert run.output.count("reported as ready") >= 2
+
+
+def test_a_distributed_run_fails_a_broken_limiter_like_a_single_process(tmp_path):
+    with serve_app(broken.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
+        single = locust(url, tmp_path)
+    with serve_app(broken.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
+        distributed = locust(url, tmp_path, processes=2)
+    assert_fails_naming(single, "limit-exceeded")
+    assert_fails_naming(distributed, "limit-exceeded")
+    assert single.violations == distributed.violations == {"limit-exceeded"}
