@@ -139,7 +139,9 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     faker = Faker()
     if settings.seed is not None:
         faker.seed_instance(settings.seed)
-    rng = random.Random(settings.seed)
+    # Separate streams, so a latency draw never shifts the next dynamic response.
+    def stream(name: str) -> random.Random:
+        return random.Random(None if settings.seed is None else f"{name}-{settings.seed}")
 
     spec = load_spec("booking.yaml")
     book_path = operation_path(spec, "bookSlot")
@@ -159,7 +161,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         ),
         AccessLog,
         partial(JournalMiddleware, journal=journal, exclude=(ADMIN_PREFIX,)),
-        partial(Latency, default=settings.latency, rng=rng),
+        partial(Latency, default=settings.latency, rng=stream("latency")),
         partial(
             AdminGuard,
             prefix=ADMIN_PREFIX,
@@ -172,7 +174,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             path_pattern=book_pattern,
             responses=documented_responses(book_operation),
             limiter=limiter,
-            dynamic=DynamicResponder(faker, rng, clock.now),
+            dynamic=DynamicResponder(faker, stream("dynamic"), clock.now),
         ),
         partial(BodyLimit, max_bytes=settings.max_body_bytes),
         ExceptionMiddleware,
