@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from .booking import BookingService, booking_json, utc_text
 from .clock import Clock
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound, StorageUnavailable
 from .journal import Journal
 from .ratelimit import RateLimiter
 from .validation import parse_instant
@@ -147,6 +147,8 @@ class AdminHandlers:
         return {"requests": self.journal.recent(limit)}
 
     async def health(self) -> dict[str, Any]:
+        if not await self.service.store.ping():
+            raise StorageUnavailable()
         return {
             "status": "ok",
             "bookings": len(await self.service.store.list()),

@@ -43,6 +43,7 @@ from .middleware.gate import path_pattern
 from .middleware.latency import Latency
 from .middleware.prefer import ForcedResponses, documented_responses
 from .ratelimit import RateLimiter
+from .redis_store import RedisBookingStore
 from .specs import load_spec, openapi_dir, operation_path
 from .store import MemoryBookingStore
 from .validation import VALIDATOR_MAP
@@ -74,6 +75,7 @@ class Settings:
     fake_hosts: int = 0
     watch: bool = False
     journal_size: int = DEFAULT_SIZE
+    storage: str = "memory"  # or redis://host:port/db
 
 
 @dataclass
@@ -122,10 +124,12 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
 
     dataset = load()
     clock = Clock(settings.clock, frozen=settings.clock_frozen)
-    limiter = RateLimiter(settings.rate_limit)
+    redis_url = None if settings.storage == "memory" else settings.storage
+    limiter = RateLimiter(settings.rate_limit, redis_url=redis_url)
+    store = RedisBookingStore(redis_url) if redis_url else MemoryBookingStore()
     service = BookingService(
         dataset,
-        MemoryBookingStore(),
+        store,
         clock,
         captcha=settings.captcha_verifier,
         ids=IdFactory(settings.seed),
@@ -139,6 +143,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     faker = Faker()
     if settings.seed is not None:
         faker.seed_instance(settings.seed)
+
     # Separate streams, so a latency draw never shifts the next dynamic response.
     def stream(name: str) -> random.Random:
         return random.Random(None if settings.seed is None else f"{name}-{settings.seed}")
@@ -209,7 +214,12 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     )
     app.add_api(spec, name="booking", resolver=resolver_for(BookingHandlers(service)))
     admin = AdminHandlers(
-        service, limiter, journal, settings.clock, settings.clock_frozen, storage_name="memory"
+        service,
+        limiter,
+        journal,
+        settings.clock,
+        settings.clock_frozen,
+        storage_name="redis" if redis_url else "memory",
     )
     app.add_api(
         load_spec("admin.yaml"),

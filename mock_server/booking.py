@@ -28,7 +28,7 @@ from .errors import (
     SlotUnavailable,
     UserNotFound,
 )
-from .store import Booking, BookingStore, Invitee
+from .store import Booking, BookingStore, DuplicateBookingId, Invitee
 from .validation import parse_instant
 
 CUSTOM_FIELD_KEY_MAX = 100
@@ -108,10 +108,15 @@ class BookingService:
         check_time_bounds(event_type, start, now)
         check_availability(host, event_type, start, end)
         custom_fields = check_custom_fields(event_type, request)
-        booking = self._new_booking(host, event_type, request, start, end, now, custom_fields)
-        if not await self.store.add_if_free(booking):
-            raise SlotUnavailable()
-        return booking
+        for _attempt in range(5):
+            booking = self._new_booking(host, event_type, request, start, end, now, custom_fields)
+            try:
+                if not await self.store.add_if_free(booking):
+                    raise SlotUnavailable()
+                return booking
+            except DuplicateBookingId:
+                continue  # two processes drew the same id (the same --seed): draw again
+        raise DuplicateBookingId(booking.id)
 
     async def free_slots(
         self, host: Host, event_type: EventType, first: date, last: date, zone: tzinfo

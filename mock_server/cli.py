@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import logging
+import os
 import sys
 from datetime import datetime
+from typing import Any
 
 import uvicorn
 from limits import parse as parse_rate_limit
@@ -49,6 +52,12 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _storage(text: str) -> str:
+    if text == "memory" or text.startswith(("redis://", "rediss://", "unix://")):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not memory or a redis://host:port/db URL")
 
 
 def _ips(text: str) -> list[str]:
@@ -127,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --dataset: reload the file when it changes, keeping bookings whose event"
         " types still exist",
     )
+    parser.add_argument(
+        "--storage",
+        default="memory",
+        metavar="URL",
+        type=_storage,
+        help="where bookings and rate-limit state live: memory (default) or"
+        " redis://host:port/db, shared by several workers or instances",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (needs --storage redis://...)",
+    )
     parser.add_argument("--seed", type=int, help="make booking ids and meeting links repeatable")
     parser.add_argument(
         "--log-level",
@@ -135,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="(default: %(default)s)",
     )
     return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Our access log says more than uvicorn's; Connexion logs every 4xx as a warning.
+    logging.getLogger("connexion").setLevel(logging.ERROR)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -151,6 +183,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         admin_token=args.admin_token,
         fake_hosts=args.fake_hosts,
         watch=args.watch,
+        storage=args.storage,
     )
 
 
@@ -161,12 +194,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--watch needs --dataset FILE")
     if args.fake_hosts < 0:
         parser.error("--fake-hosts must be 0 or more")
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Our access log says more than uvicorn's; Connexion logs every 4xx as a warning.
-    logging.getLogger("connexion").setLevel(logging.ERROR)
+    if args.workers < 1:
+        parser.error("--workers must be 1 or more")
+    if args.workers > 1 and args.storage == "memory":
+        parser.error(
+            "--workers above 1 needs --storage redis://...: with memory storage each worker"
+            " would keep its own bookings and rate-limit counters, so a slot could be booked"
+            " twice and a client would get 15 requests per worker"
+        )
+    if args.workers > 1 and args.watch:
+        parser.error("--watch works with one worker only")
+    _configure_logging(args.log_level)
     try:
         settings = settings_from_args(args)
         app = create_app(settings)
@@ -183,18 +221,36 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"booking-mock: http://{args.host}:{args.port}  dataset: {args.dataset or 'default'}"
         f"  clock: {clock}  rate limit: {args.rate_limit} per client"
+        f"  storage: {args.storage}  workers: {args.workers}"
         f"  docs: http://{args.host}:{args.port}/ui/"
         f"  control API: {admin}",
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-        proxy_headers=False,  # the app applies --forwarded-allow-ips itself
-        server_header=False,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": False,
+        "proxy_headers": False,  # the app applies --forwarded-allow-ips itself
+        "server_header": False,
+    }
+    if args.workers > 1:
+        # Workers are new processes: they rebuild the app from the same arguments.
+        os.environ[ARGS_ENV] = json.dumps(sys.argv[1:] if argv is None else argv)
+        uvicorn.run(
+            "mock_server.cli:app_from_environment", factory=True, workers=args.workers, **options
+        )
+    else:
+        uvicorn.run(app, **options)
     return 0
+
+
+ARGS_ENV = "BOOKING_MOCK_ARGS"
+
+
+def app_from_environment() -> Any:
+    """The app of a worker process, from the arguments the parent was given."""
+    args = build_parser().parse_args(json.loads(os.environ[ARGS_ENV]))
+    _configure_logging(args.log_level)
+    return create_app(settings_from_args(args))

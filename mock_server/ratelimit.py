@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
+
+from .errors import StorageUnavailable
 
 POLICY_NAME = "per-ip"
 
@@ -37,11 +40,21 @@ class Quota:
 class RateLimiter:
     """``15/minute``-style limits per client key, on a `limits` storage."""
 
-    def __init__(self, spec: str = "15/minute", storage: Storage | str | None = None) -> None:
+    def __init__(self, spec: str = "15/minute", redis_url: str | None = None) -> None:
         self.item: RateLimitItem = parse(spec)
-        if isinstance(storage, str):
-            storage = storage_from_string(storage)
-        self.storage: Storage = storage or MemoryStorage()
+        self.storage: Storage
+        if redis_url:
+            # limits' moving window on Redis: one sorted list per client, updated by a Lua
+            # script, so the limit holds across every process sharing the Redis.
+            self.storage = storage_from_string(
+                "async+" + redis_url,
+                implementation="redispy",
+                wrap_exceptions=True,
+                socket_timeout=2,
+                socket_connect_timeout=2,
+            )
+        else:
+            self.storage = MemoryStorage()
         self._strategy = MovingWindowRateLimiter(self.storage)
         self.policy = f'"{POLICY_NAME}";q={self.item.amount};w={self.item.get_expiry()}'
 
@@ -55,12 +68,18 @@ class RateLimiter:
 
     async def hit(self, client: str) -> Quota:
         """Count one request of client, unless it is over the limit."""
-        allowed = await self._strategy.hit(self.item, client)
-        return await self._quota(client, allowed)
+        try:
+            allowed = await self._strategy.hit(self.item, client)
+            return await self._quota(client, allowed)
+        except StorageError as exc:
+            raise StorageUnavailable() from exc
 
     async def peek(self, client: str) -> Quota:
         """The client's standing, without counting a request."""
-        return await self._quota(client, True)
+        try:
+            return await self._quota(client, True)
+        except StorageError as exc:
+            raise StorageUnavailable() from exc
 
     async def _quota(self, client: str, allowed: bool) -> Quota:
         stats = await self._strategy.get_window_stats(self.item, client)
@@ -75,7 +94,10 @@ class RateLimiter:
         return Quota(allowed, self.limit, self.window, remaining, reset_after)
 
     async def reset(self) -> None:
-        await self.storage.reset()
+        try:
+            await self.storage.reset()
+        except StorageError as exc:
+            raise StorageUnavailable() from exc
 
     def headers(self, quota: Quota) -> list[tuple[bytes, bytes]]:
         fields = [

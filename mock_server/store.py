@@ -40,6 +40,10 @@ class Booking:
         return self.busy_start < busy_end and busy_start < self.busy_end
 
 
+class DuplicateBookingId(Exception):
+    """Another process already stored a booking with this id (the same --seed twice)."""
+
+
 class BookingStore(Protocol):
     async def add_if_free(self, booking: Booking) -> bool:
         """Store booking unless the host is busy during its span; atomic per host."""
@@ -52,6 +56,10 @@ class BookingStore(Protocol):
     async def delete(self, booking_id: str) -> bool: ...
 
     async def clear(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """True when the storage answers."""
+        ...
 
 
 class MemoryBookingStore:
@@ -92,3 +100,6 @@ class MemoryBookingStore:
     async def clear(self) -> None:
         self._by_host.clear()
         self._host_of.clear()
+
+    async def ping(self) -> bool:
+        return True

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..booking import BookingService
-from ..errors import NotFound, RateLimited
+from ..errors import NotFound, RateLimited, StorageUnavailable
 from ..ratelimit import RateLimiter
 from ._send import send_error
 
@@ -59,7 +59,11 @@ class BookingGate:
 
         booking = scope["method"] == "POST"
         client = client_ip(scope)
-        quota = await (self.limiter.hit(client) if booking else self.limiter.peek(client))
+        try:
+            quota = await (self.limiter.hit(client) if booking else self.limiter.peek(client))
+        except StorageUnavailable as error:
+            await send_error(send, error)
+            return
         fields = self.limiter.headers(quota)
 
         async def send_with_fields(message: Message) -> None:

@@ -1,0 +1,150 @@
+"""Bookings in Redis, shared by several workers or instances; booking is one Lua script."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from .errors import StorageUnavailable
+from .store import Booking, DuplicateBookingId, Invitee
+
+T = TypeVar("T")
+
+# Check and insert run inside Redis, atomically: of any number of concurrent requests
+# for overlapping slots of one host, across any number of processes, one gets 1.
+ADD_IF_FREE = """
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return -1 end
+local new_start, new_end = tonumber(ARGV[2]), tonumber(ARGV[3])
+local spans = redis.call('HVALS', KEYS[1])
+for _, span in ipairs(spans) do
+  local sep = string.find(span, ':', 1, true)
+  local start, finish = tonumber(string.sub(span, 1, sep - 1)), tonumber(string.sub(span, sep + 1))
+  if start < new_end and new_start < finish then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+return 1
+"""
+
+DELETE = """
+local host = redis.call('HGET', KEYS[1], ARGV[1])
+if not host then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', ARGV[2] .. host, ARGV[1])
+redis.call('HDEL', ARGV[3] .. host, ARGV[1])
+return 1
+"""
+
+
+def booking_to_json(booking: Booking) -> str:
+    data = {
+        "id": booking.id,
+        "host_slug": booking.host_slug,
+        "event_slug": booking.event_slug,
+        "event_type_id": booking.event_type_id,
+        "status": booking.status,
+        "invitee": vars(booking.invitee),
+        "location_type": booking.location_type,
+        "location_value": booking.location_value,
+        "custom_fields": booking.custom_fields,
+        "notes": booking.notes,
+        "source": booking.source,
+    }
+    for name in ("start", "end", "busy_start", "busy_end", "created_at"):
+        data[name] = getattr(booking, name).isoformat()
+    return json.dumps(data)
+
+
+def booking_from_json(text: str | bytes) -> Booking:
+    data = json.loads(text)
+    for name in ("start", "end", "busy_start", "busy_end", "created_at"):
+        data[name] = datetime.fromisoformat(data[name])
+    data["invitee"] = Invitee(**data["invitee"])
+    return Booking(**data)
+
+
+class RedisBookingStore:
+    """Keys: ``<prefix>busy:<host>`` (id -> busy span), ``<prefix>bookings:<host>``
+    (id -> booking JSON) and ``<prefix>hosts`` (id -> host), so one host's check reads
+    only that host's spans."""
+
+    def __init__(self, url: str, prefix: str = "booking-mock:") -> None:
+        # Short timeouts: a missing Redis must turn into a quick 503, not a hang.
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=5
+        )
+        self.prefix = prefix
+        self._add = self.client.register_script(ADD_IF_FREE)
+        self._delete = self.client.register_script(DELETE)
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await operation()
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable() from exc
+
+    def _keys(self, host: str) -> list[str]:
+        return [f"{self.prefix}busy:{host}", f"{self.prefix}bookings:{host}", f"{self.prefix}hosts"]
+
+    async def add_if_free(self, booking: Booking) -> bool:
+        args = [
+            booking.id,
+            int(booking.busy_start.timestamp()),
+            int(booking.busy_end.timestamp()),
+            booking_to_json(booking),
+            booking.host_slug,
+        ]
+        result = await self._call(lambda: self._add(keys=self._keys(booking.host_slug), args=args))
+        if result == -1:
+            raise DuplicateBookingId(booking.id)
+        return result == 1
+
+    async def list(self) -> list[Booking]:
+        async def read() -> list[Booking]:
+            hosts = set((await self.client.hvals(f"{self.prefix}hosts")) or [])
+            out: list[Booking] = []
+            for host in hosts:
+                texts = await self.client.hvals(f"{self.prefix}bookings:{host.decode()}")
+                out.extend(booking_from_json(t) for t in texts)
+            return out
+
+        return sorted(await self._call(read), key=lambda b: (b.start, b.id))
+
+    async def get(self, booking_id: str) -> Booking | None:
+        async def read() -> Booking | None:
+            host = await self.client.hget(f"{self.prefix}hosts", booking_id)
+            if host is None:
+                return None
+            text = await self.client.hget(f"{self.prefix}bookings:{host.decode()}", booking_id)
+            return booking_from_json(text) if text else None
+
+        return await self._call(read)
+
+    async def delete(self, booking_id: str) -> bool:
+        result = await self._call(
+            lambda: self._delete(
+                keys=[f"{self.prefix}hosts"],
+                args=[booking_id, f"{self.prefix}busy:", f"{self.prefix}bookings:"],
+            )
+        )
+        return result == 1
+
+    async def clear(self) -> None:
+        async def clear() -> None:
+            keys = [key async for key in self.client.scan_iter(match=f"{self.prefix}*")]
+            if keys:
+                await self.client.delete(*keys)
+
+        await self._call(clear)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except (RedisError, OSError):
+            return False

@@ -1,0 +1,173 @@
+"""Shared state in a real Redis: several instances or workers act as one server."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import httpx
+import pytest
+
+from tests.servers import free_port, serve_process
+
+from .test_rules import BOOK, body
+
+URL = BOOK.format(user="jane-doe", event="30min-call")
+PINNED = ["--clock", "2026-03-13T10:30:00Z", "--freeze"]
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port, that a test can stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ping = subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
+            )
+            if ping.stdout.strip() == "PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.skip(
+            "redis-server is not installed (Debian package redis-server; .ci/run installs it)"
+        )
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def instances(stack: ExitStack, count: int, *args: str) -> list[str]:
+    return [stack.enter_context(serve_process([*PINNED, *args], free_port())) for _ in range(count)]
+
+
+async def concurrent_bookings(bases: list[str], count: int) -> list[int]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        requests = [
+            client.post(
+                bases[i % len(bases)] + URL, json=body(inviteeEmail=f"guest{i}@example.com")
+            )
+            for i in range(count)
+        ]
+        return [r.status_code for r in await asyncio.gather(*requests)]
+
+
+def test_two_instances_book_a_slot_once(redis_server):
+    with ExitStack() as stack:
+        bases = instances(stack, 2, "--storage", redis_server.url, "--rate-limit", "1000/minute")
+        statuses = asyncio.run(concurrent_bookings(bases, 50))
+        assert statuses.count(201) == 1, statuses
+        assert statuses.count(400) == 49
+        # Both instances see the booking.
+        for base in bases:
+            assert len(httpx.get(base + "/__admin/bookings").json()["bookings"]) == 1
+
+
+def test_rate_limit_holds_across_instances(redis_server):
+    with ExitStack() as stack:
+        bases = instances(stack, 2, "--storage", redis_server.url)
+        statuses = [
+            httpx.post(bases[i % 2] + URL, json=body(inviteeEmail="")).status_code
+            for i in range(20)
+        ]
+    assert statuses[:15] == [400] * 15
+    assert statuses[15:] == [429] * 5
+
+
+def test_workers_share_bookings_and_the_limit(redis_server):
+    port = free_port()
+    args = [*PINNED, "--storage", redis_server.url, "--workers", "2"]
+    with serve_process(args, port) as base:
+        statuses = asyncio.run(concurrent_bookings([base], 30))
+        assert statuses.count(201) == 1, statuses
+        more = [httpx.post(base + URL, json=body(inviteeEmail="")).status_code for _ in range(5)]
+    # 30 + 5 requests from one client: 15 counted, the rest refused, whichever worker answered.
+    assert statuses.count(429) + more.count(429) == 20
+
+
+def test_redis_going_away_gives_503_and_service_resumes(redis_server):
+    with ExitStack() as stack:
+        (base,) = instances(stack, 1, "--storage", redis_server.url, "--rate-limit", "1000/minute")
+        assert httpx.post(base + URL, json=body()).status_code == 201
+        redis_server.stop()
+        started = time.monotonic()
+        down = httpx.post(base + URL, json=body(), timeout=15)
+        assert down.status_code == 503
+        assert down.headers["content-type"] == "application/json"
+        assert down.json() == {"error": "The booking storage is unavailable. Try again shortly."}
+        assert time.monotonic() - started < 5  # a quick answer, not a hang
+        assert httpx.get(base + "/__admin/health").status_code == 503
+        redis_server.start()
+        deadline = time.monotonic() + 15
+        while httpx.post(base + URL, json=body(inviteeEmail="")).status_code == 503:
+            assert time.monotonic() < deadline, "service did not resume"
+            time.sleep(0.2)
+        assert httpx.get(base + "/__admin/health").json()["storage"] == "redis"
+        # Redis came back empty (no persistence): the slot is free again, and books.
+        assert httpx.post(base + URL, json=body()).status_code == 201
+
+
+def test_control_api_works_on_redis(redis_server):
+    with ExitStack() as stack:
+        (base,) = instances(stack, 1, "--storage", redis_server.url, "--rate-limit", "3/minute")
+        booking = httpx.post(base + URL, json=body()).json()
+        listed = httpx.get(base + "/__admin/bookings").json()["bookings"]
+        assert [b["id"] for b in listed] == [booking["id"]]
+        assert listed[0]["customFields"] == {"company": "Acme Inc."}
+        assert httpx.delete(f"{base}/__admin/bookings/{booking['id']}").status_code == 204
+        assert httpx.post(base + URL, json=body()).status_code == 201  # freed
+        assert httpx.post(base + URL, json=body()).status_code == 400
+        assert httpx.post(base + URL, json=body()).status_code == 429
+        httpx.post(base + "/__admin/reset")
+        assert httpx.get(base + "/__admin/bookings").json()["bookings"] == []
+        assert httpx.post(base + URL, json=body()).status_code == 201
+
+
+def test_workers_with_memory_storage_are_refused():
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "--workers", "2", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--workers above 1 needs --storage redis://" in result.stderr
