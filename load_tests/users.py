@@ -113,14 +113,20 @@ class RateLimitProbe(BookingClientUser):
 
     A cycle: a burst of limit + 1 requests back to back, then ``--probe-pace`` times
     the limit's rate for two windows, then a rest of one to two windows so the next
-    cycle starts afresh at a random moment. The burst makes a short Retry-After show,
-    the random start catches fixed windows at their boundary, the steady pace keeps
-    asking right after each Retry-After runs out. Most requests are deliberately
-    invalid (cheap for the target, and every request counts); a few book.
+    cycle starts afresh at a random moment. The burst makes a short Retry-After show;
+    the steady pace asks again right after each Retry-After runs out and, from a
+    random start, straddles a fixed window's boundary right after a burst. Most
+    requests are deliberately invalid (cheap for the target, and every request
+    counts); a few book.
     """
 
     fixed_count = 2  # set from --probes
     wait_time = constant(0)
+
+    def on_start(self) -> None:
+        # Probes spawned together would share one phase against a fixed window's
+        # boundaries; each starts at its own random moment instead.
+        gevent.sleep(random.uniform(0, self.window))
 
     @task
     def cycle(self) -> None:

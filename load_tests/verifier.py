@@ -406,14 +406,21 @@ class Verifier:
         refusal = _Refusal(record, delay)
         sent, received = record.sent, record.received
         window, tol = self.window, self.tolerance
+        latest, earliest = received + tol, sent - window - tol
+        counted, counted_send = 0, math.inf
         for s, r, _ in client.accepted:
-            if s < received + tol and r > sent - window - tol:
-                refusal.possibly_counted += 1
-            if r > sent:  # completed while this one was in flight: may come after it
-                refusal.counted_send = min(refusal.counted_send, s)
+            if s < latest and r > earliest:
+                counted += 1
+            if r > sent and s < counted_send:  # completed while this one was in flight
+                counted_send = s
+        refusal.possibly_counted = counted
+        refusal.counted_send = counted_send
+        refused = 0
         for q in client.refusals:
-            if q.record.sent < received + tol and q.record.received > sent - window - tol:
-                refusal.possibly_refused += 1
+            other = q.record
+            if other.sent < latest and other.received > earliest:
+                refused += 1
+        refusal.possibly_refused = refused
         # Earlier 429s still waiting may have this one in their window (concurrency
         # within one client); newest first, stopping where none can.
         for waiting in reversed(client.pending):

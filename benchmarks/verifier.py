@@ -1,0 +1,248 @@
+"""What the rate-limit verifier costs the load generator: CPU with and without it, at a fixed rate.
+
+    python benchmarks/verifier.py [--rate 1000] [--seconds 15] [--client requests|fast]
+
+Starts a small target in a subprocess (gevent, a correct moving-window limiter per
+``X-Forwarded-For`` client, canned 201/400/429 answers), then runs Locust in this
+process at a fixed request rate (``constant_throughput``), alternately with the
+verifier plugged into the request event exactly as the locustfile plugs it, and
+without. It prints the achieved rate, the generator's CPU seconds per 1,000
+requests both ways, and the ratio. The target is 10% at 1,000 requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+BOOK_PATH = "/api/public/scheduling/jane-doe/30min-call/book"
+
+
+# The target
+
+
+def serve(port: int, limit: int, window: float) -> None:
+    """A booking endpoint that answers from a moving window per client, nothing else."""
+    from gevent.pywsgi import WSGIServer
+
+    logs: dict[str, deque[float]] = defaultdict(deque)
+    policy = f'"per-ip";q={limit};w={math.ceil(window)}'
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environ["wsgi.input"].read()
+        client = environ.get("HTTP_X_FORWARDED_FOR") or environ.get("REMOTE_ADDR", "")
+        now = time.time()
+        log = logs[client]
+        while log and log[0] <= now - window:
+            log.popleft()
+        headers = [("Content-Type", "application/json"), ("RateLimit-Policy", policy)]
+        if len(log) >= limit:
+            retry_after = max(1, math.ceil(log[0] + window - now + 0.001))
+            headers += [("Retry-After", str(retry_after))]
+            start_response("429 Too Many Requests", headers)
+            return [b'{"error": "Rate limit exceeded."}']
+        log.append(now)
+        # One in ten books (a fresh slot each time); the rest are refused as invalid.
+        if len(log) % 10 == 0:
+            start_response("201 Created", headers)
+            return [b'{"id": "bkg_benchmark"}']
+        start_response("400 Bad Request", headers)
+        return [b'{"error": "The request body is invalid."}']
+
+    WSGIServer(("127.0.0.1", port), app, log=None, error_log=None).serve_forever()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the benchmark target did not start")
+
+
+# The generator
+
+
+def generate(host: str, args: argparse.Namespace, *, with_verifier: bool) -> dict[str, float]:
+    """One run in this process; CPU seconds and requests counted after the ramp-up."""
+    import gevent
+    from locust import HttpUser, constant_throughput, task
+    from locust.contrib.fasthttp import FastHttpUser
+    from locust.env import Environment
+
+    from load_tests.clients import ClientMode, identity
+    from load_tests.plugin import LoadRun
+    from load_tests.verifier import Slot, Verifier
+
+    base = FastHttpUser if args.client == "fast" else HttpUser
+    per_user = args.rate / args.users
+    body = json.dumps({"startTime": "2026-03-16T14:00:00Z", "inviteeName": "A"}).encode()
+    slot = Slot("jane-doe", 1.0, 2.0)
+    numbers = iter(range(10**9))
+
+    class BenchmarkUser(base):  # type: ignore[misc, valid-type]
+        wait_time = constant_throughput(per_user)
+
+        def on_start(self) -> None:
+            self.identity = identity(ClientMode.XFF, next(numbers))
+
+        def context(self) -> dict[str, Any]:
+            return {"client": self.identity.name}
+
+        @task
+        def book(self) -> None:
+            with self.client.post(
+                BOOK_PATH,
+                data=body,
+                headers={"Content-Type": "application/json", **self.identity.headers},
+                name="book",
+                catch_response=True,
+                context={"slot": slot},
+            ) as response:
+                if response.status_code in (201, 400, 429):
+                    response.success()
+
+    environment = Environment(user_classes=[BenchmarkUser], host=host)
+    run = LoadRun(environment)
+    in_verifier = [0.0]  # CPU seconds spent in the verifier's listener
+
+    def timed_listener(**fields: Any) -> None:
+        # Greenlets share one thread, and a listener runs without yielding.
+        started = time.thread_time()
+        run.on_request(**fields)
+        in_verifier[0] += time.thread_time() - started
+
+    if with_verifier:
+        run.verifier = Verifier(args.limit, args.window)
+        environment.events.request.add_listener(timed_listener)
+    runner = environment.create_local_runner()
+    runner.start(args.users, spawn_rate=args.users)
+    gevent.sleep(args.ramp)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    requests0 = environment.stats.total.num_requests
+    in_verifier[0] = 0.0
+    gevent.sleep(args.seconds)
+    cpu1, wall1 = time.process_time(), time.perf_counter()
+    requests1 = environment.stats.total.num_requests
+    spent = in_verifier[0]
+    runner.quit()
+    failures = environment.stats.total.num_failures
+    verdict = run.verifier.finish(complete=False) if run.verifier else None
+    return {
+        "cpu": cpu1 - cpu0,
+        "in_verifier": spent,
+        "wall": wall1 - wall0,
+        "requests": requests1 - requests0,
+        "failures": failures,
+        "violations": len(verdict.findings) if verdict else 0,
+    }
+
+
+def child(args: argparse.Namespace) -> None:
+    """One measurement in a fresh process, so runs do not share heaps or pools."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    result = generate(args.host, args, with_verifier=args.mode == "with")
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=1000, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=15, help="measured time per run")
+    parser.add_argument("--ramp", type=float, default=3, help="seconds before measuring")
+    parser.add_argument("--users", type=int, default=100, help="users, one client each")
+    parser.add_argument("--limit", type=int, default=15)
+    parser.add_argument("--window", type=float, default=60)
+    parser.add_argument("--rounds", type=int, default=3, help="runs each way, alternating")
+    parser.add_argument(
+        "--client",
+        choices=["requests", "fast"],
+        default="fast",
+        help="Locust's HttpUser (requests) or FastHttpUser; the cheaper client makes the"
+        " verifier's share larger (default: %(default)s)",
+    )
+    parser.add_argument("--mode", choices=["with", "without"], help=argparse.SUPPRESS)
+    parser.add_argument("--host", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.limit, args.window)
+        return
+    if args.mode:
+        child(args)
+        return
+
+    port = free_port()
+    here = str(Path(__file__).resolve())
+    env = {**os.environ, "PYTHONPATH": str(Path(here).parent.parent)}
+    limits = ["--limit", str(args.limit), "--window", str(args.window)]
+    server = subprocess.Popen([sys.executable, here, "--serve", str(port), *limits], env=env)
+    try:
+        wait_ready(port)
+        results: dict[str, list[dict[str, float]]] = {"without": [], "with": []}
+        for _ in range(args.rounds):
+            for mode in ("without", "with"):
+                command = [
+                    sys.executable,
+                    here,
+                    "--mode",
+                    mode,
+                    "--host",
+                    f"http://127.0.0.1:{port}",
+                    *limits,
+                    *("--rate", str(args.rate), "--seconds", str(args.seconds)),
+                    *("--ramp", str(args.ramp), "--users", str(args.users)),
+                    *("--client", args.client),
+                ]
+                out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                results[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    def per_thousand(runs: list[dict[str, float]]) -> float:
+        return 1000 * sum(r["cpu"] for r in runs) / sum(r["requests"] for r in runs)
+
+    def rate(runs: list[dict[str, float]]) -> float:
+        return sum(r["requests"] for r in runs) / sum(r["wall"] for r in runs)
+
+    without, with_ = per_thousand(results["without"]), per_thousand(results["with"])
+    print(
+        f"client {args.client}, {args.users} clients, limit {args.limit} per {args.window:g} s,"
+        f" target rate {args.rate:g}/s, {args.rounds} x {args.seconds:g} s each way"
+    )
+    print(
+        f"without verifier: {rate(results['without']):7.1f} requests/s,"
+        f" {without:.3f} CPU s per 1,000 requests"
+    )
+    print(
+        f"with verifier:    {rate(results['with']):7.1f} requests/s,"
+        f" {with_:.3f} CPU s per 1,000 requests"
+    )
+    print(f"verifier cost, A/B: {100 * (with_ / without - 1):+.1f}% of the generator's CPU")
+    inside = sum(r["in_verifier"] for r in results["with"]) / sum(r["cpu"] for r in results["with"])
+    print(f"verifier cost, measured inside the run: {100 * inside:.1f}% of the generator's CPU")
+
+
+if __name__ == "__main__":
+    main()
