@@ -1,0 +1,99 @@
+"""``booking-contract``: run the installed contract suite against a base URL, exit 0 or 1."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+import pytest
+
+from .plugin import PACKAGE_DIR
+from .profile import ProfileError, load_profile, parse_rate_limit
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # CI reads the exit code as pass/fail: a bad command line is a failed run.
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="booking-contract",
+        description="Judge a booking API server against the contract: the OpenAPI document,"
+        " the behaviour rules and the rate limit. Exit code 0 when it keeps the contract,"
+        " 1 otherwise.",
+        epilog="Arguments after -- go to pytest as they are (e.g. -- -x -v).",
+    )
+    parser.add_argument("--base-url", required=True, metavar="URL", help="the server to judge")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="what the server holds (YAML); default: booking-mock's default dataset",
+    )
+    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    parser.add_argument("-k", metavar="EXPR", help="run only the tests matching EXPR (pytest -k)")
+    parser.add_argument(
+        "--rate-limit",
+        metavar="SPEC",
+        help="override the profile's rate limit, e.g. '15/minute' or '15/10 seconds'",
+    )
+    trust = parser.add_mutually_exclusive_group()
+    trust.add_argument(
+        "--trusts-forwarded-for",
+        dest="trusts",
+        action="store_const",
+        const=True,
+        help="the server trusts X-Forwarded-For from this machine: act as many clients",
+    )
+    trust.add_argument(
+        "--no-trusts-forwarded-for",
+        dest="trusts",
+        action="store_const",
+        const=False,
+        help="the server does not trust X-Forwarded-For from this machine",
+    )
+    parser.add_argument(
+        "--fuzz-examples", type=int, metavar="N", help="override the profile's fuzzing budget"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="one line per failure")
+    parser.add_argument("pytest_args", nargs="*", help=argparse.SUPPRESS)
+    return parser
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    """The pytest command line the options stand for."""
+    out = [str(PACKAGE_DIR), "-p", "contract_tests.plugin", "--contract-base-url", args.base_url]
+    if args.profile:
+        out += ["--contract-profile", args.profile]
+    if args.rate_limit:
+        out += ["--contract-rate-limit", args.rate_limit]
+    if args.trusts is True:
+        out.append("--trusts-forwarded-for")
+    elif args.trusts is False:
+        out.append("--no-trusts-forwarded-for")
+    if args.fuzz_examples is not None:
+        out += ["--fuzz-examples", str(args.fuzz_examples)]
+    if args.junit:
+        out += ["--junitxml", args.junit]
+    if args.k:
+        out += ["-k", args.k]
+    out.append("-q" if args.quiet else "-v")
+    return out + list(args.pytest_args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Say what is wrong with the profile or the limit before pytest starts.
+    try:
+        load_profile(args.profile)
+        if args.rate_limit:
+            parse_rate_limit(args.rate_limit)
+    except (ProfileError, ValueError) as exc:
+        print(f"booking-contract: {exc}", file=sys.stderr)
+        return 1
+    code = pytest.main(pytest_args(args))
+    return 0 if code == 0 else 1

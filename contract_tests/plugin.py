@@ -1,0 +1,256 @@
+"""The pytest plugin of the contract suite: its options, its one fixture, and its failure report.
+
+It is registered as a pytest11 entry point, so it loads in every pytest run of
+an environment that has the toolkit installed; everything but the options stays
+idle unless the run collects the suite's own tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .profile import ProfileError, load_profile, parse_rate_limit
+from .suite import Suite, activate, active
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE = PACKAGE_DIR.name
+
+RULES = {
+    1: "rate limit: more than the limit per client IP in a rolling window is 429",
+    2: "404 for an unknown user or event type, before any validation",
+    3: "the request's shape: 400 (or 413/415) for a malformed request",
+    4: "honeypot: a filled honeypotValue is refused and stores nothing",
+    5: "CAPTCHA: required and verified on event types that have it",
+    6: "duration: endTime - startTime is the event type's duration",
+    7: "time bounds: the minimum notice and the booking horizon",
+    8: "availability: the slot grid, the weekly availability, no overlapping booking",
+    9: "custom fields: required answers present and non-empty",
+    10: "the booking: 201, stored atomically, the documented response",
+}
+OTHER_RULES = {
+    "field_limits": "field limits (rule 3): the accepted length and shape of every field",
+    "error_format": 'errors: every error is application/json {"error": "..."}',
+    "fuzz": "the OpenAPI document: Schemathesis-generated requests and the responses' shapes",
+}
+
+
+def _add_option(group: pytest.OptionGroup, *names: str, **kwargs: object) -> None:
+    """Add an option; a name another plugin already owns (pytest-base-url's) is left to it."""
+    try:
+        group.addoption(*names, **kwargs)  # type: ignore[arg-type]
+    except ValueError:
+        group.addoption(*names[1:], **kwargs)  # type: ignore[arg-type]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("booking-contract", "booking API contract suite")
+    _add_option(
+        group,
+        "--base-url",
+        "--contract-base-url",
+        dest="contract_base_url",
+        metavar="URL",
+        help="the booking API server to judge, e.g. http://127.0.0.1:8080",
+    )
+    _add_option(
+        group,
+        "--profile",
+        "--contract-profile",
+        dest="contract_profile",
+        metavar="FILE",
+        help="what the target holds (YAML); default: booking-mock's default dataset",
+    )
+    _add_option(
+        group,
+        "--rate-limit",
+        "--contract-rate-limit",
+        dest="contract_rate_limit",
+        metavar="SPEC",
+        help="override the profile's rate limit, e.g. '15/minute' or '15/10 seconds'",
+    )
+    group.addoption(
+        "--trusts-forwarded-for",
+        dest="contract_trusts_forwarded_for",
+        action="store_true",
+        default=None,
+        help="the target trusts X-Forwarded-For from this machine: act as many clients",
+    )
+    group.addoption(
+        "--no-trusts-forwarded-for",
+        dest="contract_trusts_forwarded_for",
+        action="store_false",
+        help="the target does not trust X-Forwarded-For from this machine",
+    )
+    group.addoption(
+        "--fuzz-examples",
+        dest="contract_fuzz_examples",
+        type=int,
+        metavar="N",
+        help="override the profile's Schemathesis examples per event type and mode",
+    )
+
+
+def _resolve(arg: str, invocation_dir: Path) -> str:
+    """`contract_tests[/...][::...]` names the installed package when no such folder is here."""
+    head = re.split(r"[/\\]|::", arg, maxsplit=1)[0]
+    if head != PACKAGE or (invocation_dir / PACKAGE).exists():
+        return arg
+    return str(PACKAGE_DIR) + arg[len(PACKAGE) :]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    namespace = early_config.known_args_namespace
+    here = early_config.invocation_params.dir
+    positional = list(getattr(namespace, "file_or_dir", None) or [])
+    resolved = [_resolve(arg, here) for arg in positional]
+    if resolved == positional:
+        return
+    namespace.file_or_dir = resolved
+    renamed = dict(zip(positional, resolved, strict=True))
+    for index, arg in enumerate(args):
+        if arg in renamed and (index == 0 or args[index - 1] not in ("-k", "-m", "-p")):
+            args[index] = renamed[arg]
+    # The rest of the run looks for conftest files below the rootdir; the suite has none,
+    # but a cwd-based confcutdir must not hide the package from pytest either.
+    namespace.confcutdir = None
+
+
+def _in_suite(item: pytest.Item) -> bool:
+    return Path(str(item.path)).resolve().is_relative_to(PACKAGE_DIR)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "probe(name): the rate-limit probe a contract test judges (contract_tests)"
+    )
+
+
+def _suite_from_options(config: pytest.Config) -> Suite:
+    base_url = config.getoption("contract_base_url")
+    if not base_url:
+        raise pytest.UsageError(
+            "the contract suite needs the server to judge: --base-url URL"
+            " (e.g. --base-url http://127.0.0.1:8080)"
+        )
+    try:
+        profile = load_profile(config.getoption("contract_profile"))
+    except ProfileError as exc:
+        raise pytest.UsageError(f"bad profile: {exc}") from None
+    spec = config.getoption("contract_rate_limit")
+    limit = window = None
+    if spec:
+        try:
+            limit, window = parse_rate_limit(spec)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--rate-limit: {exc}") from None
+    profile = profile.with_rate_limit(
+        limit, window, config.getoption("contract_trusts_forwarded_for")
+    )
+    profile = profile.with_fuzzing(config.getoption("contract_fuzz_examples"))
+    return Suite.create(base_url.rstrip("/"), profile)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    # The suite is built when pytest first reaches its package, before its test
+    # modules are imported: the fuzzing module reads the profile at import time.
+    if isinstance(collector, (pytest.Package, pytest.Module)) and _suite_pending(collector):
+        suite = _suite_from_options(collector.config)
+        collector.config.stash[SUITE_KEY] = suite
+        activate(suite)
+
+
+SUITE_KEY = pytest.StashKey[Suite]()
+
+
+def _suite_pending(collector: pytest.Collector) -> bool:
+    if SUITE_KEY in collector.config.stash:
+        return False
+    return Path(str(collector.path)).resolve().is_relative_to(PACKAGE_DIR)
+
+
+@pytest.fixture(scope="session")
+def contract(request: pytest.FixtureRequest) -> Suite:
+    """The run in progress: its target, profile, pacing, slot ledger and rate-limit probes."""
+    return active()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    suite = config.stash.get(SUITE_KEY, None)
+    if suite is None or not suite.pool.simulate:
+        return
+    # The probes run in the background from the start; judging them last lets every
+    # other test run while they wait out their windows.
+    items.sort(key=lambda item: _in_suite(item) and item.get_closest_marker("probe") is not None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    suite = session.config.stash.get(SUITE_KEY, None)
+    if suite is None or not suite.pool.simulate:
+        return
+    # Each probe is a client of its own: start them now, so their waits overlap the run.
+    wanted = set()
+    for item in session.items:
+        marker = item.get_closest_marker("probe")
+        if marker is not None and _in_suite(item):
+            wanted.add(marker.args[0])
+    suite.probes.start(sorted(wanted))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    suite = item.config.stash.get(SUITE_KEY, None)
+    if suite is not None and _in_suite(item):
+        suite.target.start_test()
+
+
+def rule_of(name: str) -> str:
+    match = re.match(r"test_rule_(\d+)_", name)
+    if match and int(match[1]) in RULES:
+        return f"Rule {match[1]}: {RULES[int(match[1])]}"
+    for prefix, title in OTHER_RULES.items():
+        if name.startswith(f"test_{prefix}"):
+            return title[0].upper() + title[1:]
+    return name
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    suite = item.config.stash.get(SUITE_KEY, None)
+    if suite is None or not report.failed or report.when != "call" or not _in_suite(item):
+        return report
+    name = getattr(item, "originalname", item.name)
+    lines = [f"Broken: {rule_of(name)}"]
+    doc = getattr(getattr(item, "function", None), "__doc__", None)
+    if doc:
+        lines.append(f"Expected: {doc.strip().splitlines()[0]}")
+    exchanges = suite.target.recent[-3:]
+    for number, exchange in enumerate(exchanges, start=1):
+        lines += ["", f"Exchange {number} of the last {len(exchanges)}:", exchange.describe()]
+    text = "\n".join(lines)
+    longrepr = report.longrepr
+    if hasattr(longrepr, "addsection"):
+        longrepr.addsection("contract", text)
+    else:
+        report.longrepr = f"{longrepr}\n\n{text}"
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    suite = terminalreporter.config.stash.get(SUITE_KEY, None)
+    if suite is not None:
+        terminalreporter.write_sep("-", suite.summary())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    suite = config.stash.get(SUITE_KEY, None)
+    if suite is not None:
+        suite.close()
+        activate(None)

@@ -1,0 +1,285 @@
+"""The target as the suite talks to it: paced HTTP, every exchange kept for the failure report."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from . import spec
+from .profile import EventType, Profile
+from .ratelimit import Client, ClientPool, parse_retry_after
+from .slots import Slot, SlotLedger
+
+SLOT_TAKEN = "The selected time slot is no longer available."
+# How many refusals of a free-looking slot as taken before the suite gives up on a test.
+MAX_TAKEN = 8
+# Bodies longer than this are elided from the report and the curl line.
+SHOWN_BODY = 4096
+
+
+class ContractViolation(AssertionError):
+    """The target broke the contract in a way the suite noticed outside a test's own asserts."""
+
+
+@dataclass
+class Exchange:
+    """One request and its response, as sent and received."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: bytes | None
+    status: int
+    response_headers: httpx.Headers
+    response_body: bytes
+    client: str
+    elapsed: float
+    received_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.response_headers
+
+    def json(self) -> Any:
+        """The response body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.response_body)
+        except ValueError:
+            return None
+
+    @property
+    def error(self) -> str | None:
+        """The `error` message of an error body, when there is one."""
+        body = self.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return body["error"]
+        return None
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def is_slot_taken(self) -> bool:
+        return self.status == 400 and self.error == SLOT_TAKEN
+
+    @property
+    def retry_after(self) -> int | None:
+        return parse_retry_after(self.headers)
+
+    def curl(self) -> str:
+        """A curl command line that sends the same request again."""
+        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
+        for name, value in self.request_headers.items():
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.request_body is not None:
+            if len(self.request_body) <= SHOWN_BODY:
+                text = self.request_body.decode("utf-8", "replace")
+                parts += ["--data-raw", shlex.quote(text)]
+            else:
+                parts += ["--data-binary", "@body.json"]
+                parts.insert(0, f"# body.json: the {len(self.request_body)}-byte body above;")
+        return " ".join(parts)
+
+    def describe(self) -> str:
+        """Request and response in full (long bodies elided), then the curl line."""
+        lines = [f"> {self.method} {self.url}   (as client {self.client})"]
+        lines += [f"> {name}: {value}" for name, value in self.request_headers.items()]
+        if self.request_body is not None:
+            lines.append(f"> {_shown(self.request_body)}")
+        lines.append(f"< {self.status}   ({self.elapsed * 1000:.0f} ms)")
+        lines += [f"< {name}: {value}" for name, value in self.response_headers.multi_items()]
+        lines.append(f"< {_shown(self.response_body)}")
+        lines.append(f"reproduce: {self.curl()}")
+        return "\n".join(lines)
+
+
+def _shown(body: bytes) -> str:
+    text = body.decode("utf-8", "replace")
+    if len(text) > SHOWN_BODY:
+        return f"{text[:SHOWN_BODY]}... ({len(body)} bytes in all)"
+    return text
+
+
+class Target:
+    """The server under test: sends paced requests and keeps the exchanges of the current test."""
+
+    def __init__(
+        self,
+        base_url: str,
+        profile: Profile,
+        pool: ClientPool,
+        ledger: SlotLedger,
+        *,
+        timeout: float = 30,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.profile = profile
+        self.pool = pool
+        self.ledger = ledger
+        self.http = httpx.Client(
+            timeout=timeout, limits=httpx.Limits(max_connections=64), follow_redirects=False
+        )
+        self.book_template = spec.book_path()
+        self._recent: list[Exchange] = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # What the failure report shows: the exchanges of the test that failed.
+
+    def start_test(self) -> None:
+        with self._lock:
+            self._recent = []
+
+    def note(self, *exchanges: Exchange) -> None:
+        """Put exchanges made elsewhere (a background probe) into the current test's report."""
+        with self._lock:
+            self._recent.extend(exchanges)
+
+    @property
+    def recent(self) -> list[Exchange]:
+        with self._lock:
+            return list(self._recent)
+
+    # Requests.
+
+    def book_url(self, host_slug: str, event_slug: str) -> str:
+        path = self.book_template.replace("{userSlug}", quote(host_slug, safe=""))
+        return self.base_url + path.replace("{eventSlug}", quote(event_slug, safe=""))
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        client: Client | None = None,
+        retry_429: bool = True,
+    ) -> Exchange:
+        """Send one request as a paced client; a 429 the suite did not plan for is waited out."""
+        request_headers = dict(headers or {})
+        if body is not None:
+            content = json.dumps(body, ensure_ascii=False).encode()
+            request_headers.setdefault("Content-Type", "application/json")
+        attempts = 0
+        while True:
+            sender = client or self.pool.acquire()
+            sent_headers = {**request_headers, **sender.headers()}
+            started = time.monotonic()
+            response = self.http.request(method, url, content=content, headers=sent_headers)
+            exchange = Exchange(
+                method=method,
+                url=url,
+                request_headers=sent_headers,
+                request_body=content,
+                status=response.status_code,
+                response_headers=response.headers,
+                response_body=response.content,
+                client=sender.name,
+                elapsed=time.monotonic() - started,
+            )
+            self.pool.record(sender, exchange.status, exchange.headers)
+            self.note(exchange)
+            if exchange.status != 429 or not retry_429:
+                return exchange
+            # The suite stayed inside the profile's limit, so this 429 is the target's
+            # (or another client's) doing: check it is well formed, then wait it out.
+            check_429(exchange)
+            self.pool.unplanned_429s += 1
+            attempts += 1
+            if attempts > 3:
+                raise ContractViolation(
+                    f"Rule 1: the target kept answering 429 although the suite stayed inside"
+                    f" the profile's limit of {self.profile.rate_limit}; is the profile's"
+                    f" rate limit the target's?"
+                )
+            if client is not None:
+                self.pool.wait_until_quiet(client)
+
+    def post_booking(
+        self,
+        event_type: EventType,
+        body: Any = None,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        host_slug: str | None = None,
+        event_slug: str | None = None,
+        client: Client | None = None,
+        retry_429: bool = True,
+    ) -> Exchange:
+        url = self.book_url(host_slug or event_type.host_slug, event_slug or event_type.slug)
+        return self.send(
+            "POST",
+            url,
+            body=body,
+            content=content,
+            headers=headers,
+            client=client,
+            retry_429=retry_429,
+        )
+
+    def book_free_slot(
+        self,
+        event_type: EventType,
+        make_body: Any,
+        *,
+        slots: Iterator[Slot] | None = None,
+    ) -> tuple[Slot, Exchange]:
+        """Book the nearest free slot with make_body(slot); a slot found taken is skipped.
+
+        Returns the first answer that is not "slot taken", whatever it is: the test
+        judges it. Runs of taken slots (an earlier run's bookings) are jumped over.
+        """
+        host = self.profile.host_of(event_type)
+        candidates = slots if slots is not None else self.ledger.free_slots(host, event_type)
+        taken = 0
+        for slot in candidates:
+            if not self.ledger.is_free(event_type, slot):
+                continue
+            exchange = self.post_booking(event_type, make_body(slot))
+            if exchange.status == 201:
+                self.ledger.mark_busy(event_type, slot)
+                booking = exchange.json()
+                if isinstance(booking, dict) and isinstance(booking.get("id"), str):
+                    self.ledger.record_booking(booking["id"])
+                return slot, exchange
+            if not exchange.is_slot_taken:
+                return slot, exchange
+            self.ledger.mark_busy(event_type, slot)
+            taken += 1
+            if taken >= MAX_TAKEN:
+                raise ContractViolation(
+                    f"{taken} slots of {event_type.label} that the profile says are bookable"
+                    f" were refused as taken in a row, the last {slot}; either the target is"
+                    f" full, or it refuses free slots"
+                )
+            # Skip further ahead after each refusal: taken slots come in runs.
+            for _ in range(2 ** min(taken - 1, 4) - 1):
+                next(candidates, None)
+        raise ContractViolation(f"no bookable slot of {event_type.label} is left in the horizon")
+
+
+def check_429(exchange: Exchange) -> None:
+    """Rule 1's shape of a 429: Retry-After in delay-seconds and a JSON error body."""
+    problems = []
+    if exchange.retry_after is None:
+        problems.append("no Retry-After in delay-seconds")
+    if exchange.media_type != "application/json" or not exchange.error:
+        problems.append('no application/json {"error": ...} body')
+    if problems:
+        raise ContractViolation(
+            "Rule 1: a 429 came with " + " and ".join(problems) + "\n" + exchange.describe()
+        )
