@@ -39,6 +39,7 @@ from .journal import DEFAULT_SIZE, Journal, JournalMiddleware
 from .middleware import AccessLog, BodyLimit, BookingGate
 from .middleware.admin_guard import AdminGuard
 from .middleware.body_limit import DEFAULT_MAX_BODY
+from .middleware.book_endpoint import BookEndpoint
 from .middleware.gate import path_pattern
 from .middleware.latency import Latency
 from .middleware.prefer import ForcedResponses, documented_responses
@@ -76,6 +77,8 @@ class Settings:
     watch: bool = False
     journal_size: int = DEFAULT_SIZE
     storage: str = "memory"  # or redis://host:port/db
+    # False sends bookings through Connexion's generic pipeline: slower, same answers.
+    direct_booking: bool = True
 
 
 @dataclass
@@ -182,6 +185,18 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             dynamic=DynamicResponder(faker, stream("dynamic"), clock.now),
         ),
         partial(BodyLimit, max_bytes=settings.max_body_bytes),
+        *(
+            [
+                partial(
+                    BookEndpoint,
+                    path_pattern=book_pattern,
+                    operation=book_operation,
+                    service=service,
+                )
+            ]
+            if settings.direct_booking
+            else []
+        ),
         ExceptionMiddleware,
         SwaggerUIMiddleware,
         RoutingMiddleware,

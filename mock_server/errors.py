@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -177,8 +177,11 @@ def render(error: BookingError) -> tuple[int, bytes, dict[str, str]]:
 HANDLED: tuple[type[Exception], ...] = (BookingError, ProblemException, HTTPException, Exception)
 
 
-def connexion_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """Connexion error handler: every exception Connexion catches ends here."""
+async def connexion_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Connexion error handler: every exception Connexion catches ends here.
+
+    Async, so Connexion runs it on the event loop rather than in a thread pool.
+    """
     status, body, headers = render(to_booking_error(exc))
     return ConnexionResponse(
         status_code=status, body=body, headers=headers, mimetype="application/json"
@@ -187,15 +190,15 @@ def connexion_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionRe
 
 def connexion_handler_with_allow(
     allowed_methods: Callable[[str], str | None],
-) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+) -> Callable[[ConnexionRequest, Exception], Awaitable[ConnexionResponse]]:
     """The handler, with a 405's Allow naming every method of the path, not just one route's.
 
     Starlette answers 405 from the first route matching the path, and Connexion makes
     one route per operation, so its Allow would name only that operation's method.
     """
 
-    def handler(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        response = connexion_handler(request, exc)
+    async def handler(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        response = await connexion_handler(request, exc)
         if response.status_code == 405:
             allow = allowed_methods(request.url.path)
             if allow:

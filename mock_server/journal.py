@@ -39,6 +39,15 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
+def _readable(entry: dict[str, Any]) -> dict[str, Any]:
+    out = dict(entry)
+    out["time"] = datetime.fromtimestamp(entry["time"], UTC).isoformat(timespec="milliseconds")
+    for side in ("request", "response"):
+        headers, raw = entry[side]
+        out[side] = {"headers": _headers(headers), **_body(raw)}
+    return out
+
+
 class Journal:
     """The last ``size`` exchanges, newest first; memory is bounded by size and BODY_LIMIT."""
 
@@ -47,11 +56,12 @@ class Journal:
         self._ids = itertools.count(1)
 
     def record(self, entry: dict[str, Any]) -> None:
+        """Keep an exchange; its bodies and headers stay raw until someone reads them."""
         entry["id"] = next(self._ids)
         self._entries.appendleft(entry)
 
     def recent(self, limit: int) -> list[dict[str, Any]]:
-        return list(itertools.islice(self._entries, limit))
+        return [_readable(entry) for entry in itertools.islice(self._entries, limit)]
 
     def clear(self) -> None:
         self._entries.clear()
@@ -106,20 +116,14 @@ class JournalMiddleware:
             client = scope.get("client")
             self.journal.record(
                 {
-                    "time": datetime.fromtimestamp(arrived, UTC).isoformat(timespec="milliseconds"),
+                    "time": arrived,
                     "client": client[0] if client else "unknown",
                     "method": scope["method"],
                     "path": scope["path"],
                     "query": scope.get("query_string", b"").decode("latin-1"),
                     "status": response["status"],
                     "durationMs": round((time.perf_counter() - started) * 1000, 2),
-                    "request": {
-                        "headers": _headers(scope.get("headers", [])),
-                        **_body(b"".join(request_body)),
-                    },
-                    "response": {
-                        "headers": _headers(response["headers"]),
-                        **_body(b"".join(response["body"])),
-                    },
+                    "request": (scope.get("headers", []), b"".join(request_body)[: BODY_LIMIT + 1]),
+                    "response": (response["headers"], b"".join(response["body"])[: BODY_LIMIT + 1]),
                 }
             )
