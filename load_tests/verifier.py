@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -225,13 +226,25 @@ class _Refusal:
 
 
 class _Client:
-    __slots__ = ("accepted", "pending", "promise", "refusals", "summary", "under_limit")
+    __slots__ = (
+        "certain",
+        "pending",
+        "promise",
+        "received",
+        "refusals",
+        "sent",
+        "summary",
+        "under_limit",
+    )
 
     def __init__(self, name: str, limit: int) -> None:
         self.summary = ClientSummary(name)
-        # Countable requests (anything but a 429): (sent, received, certain). Uncertain
-        # ones (5xx, connection errors) may or may not have been counted by the server.
-        self.accepted: deque[tuple[float, float, bool]] = deque()
+        # Countable requests (anything but a 429) in order of receive time, as three
+        # aligned lists so a 429 finds its window by bisection. Uncertain ones (5xx,
+        # connection errors) may or may not have been counted by the server.
+        self.received: list[float] = []
+        self.sent: list[float] = []
+        self.certain: list[bool] = []
         self.refusals: deque[_Refusal] = deque(maxlen=limit + 1)
         self.pending: deque[_Refusal] = deque()
         # The 429 whose Retry-After runs out first, among those after which nothing
@@ -359,15 +372,19 @@ class Verifier:
             client.promise = None
         if certain:
             self._check_window(client, record)
-        client.accepted.append((sent, received, certain))
+        index = bisect_right(client.received, received)
+        client.received.insert(index, received)
+        client.sent.insert(index, sent)
+        client.certain.insert(index, certain)
         self._forget_old(client)
 
     def _check_window(self, client: _Client, record: Record) -> None:
         """More than the limit accepted: this one and the limit others sent last."""
         sent, received = record.sent, record.received
         window, tol = self.window, self.tolerance
+        countable = list(zip(client.sent, client.received, client.certain, strict=True))
         before = 0
-        for s, r, certain in client.accepted:
+        for s, r, certain in countable:
             if certain and r <= sent and received - s < window - tol:
                 before += 1
         refused_before = sum(
@@ -379,7 +396,7 @@ class Verifier:
         self._capacity_all = max(self._capacity_all, before + refused_before)
         client.summary.peak = max(client.summary.peak, before + 1)
 
-        certain_ones = [(s, r) for s, r, certain in client.accepted if certain]
+        certain_ones = [(s, r) for s, r, certain in countable if certain]
         if len(certain_ones) < self.limit:
             return
         others = heapq.nlargest(self.limit, certain_ones)
@@ -407,20 +424,28 @@ class Verifier:
         sent, received = record.sent, record.received
         window, tol = self.window, self.tolerance
         latest, earliest = received + tol, sent - window - tol
-        counted, counted_send = 0, math.inf
-        for s, r, _ in client.accepted:
-            if s < latest and r > earliest:
+        # Countable requests received in the window before this one completed may have
+        # been counted first; so may later-received ones sent while it was in flight.
+        receipts, sends = client.received, client.sent
+        first, done = bisect_right(receipts, earliest), bisect_right(receipts, received)
+        counted = max(0, done - first)
+        for index in range(max(first, done), len(receipts)):
+            if sends[index] < latest:
                 counted += 1
-            if r > sent and s < counted_send:  # completed while this one was in flight
-                counted_send = s
         refusal.possibly_counted = counted
-        refusal.counted_send = counted_send
-        refused = 0
-        for q in client.refusals:
-            other = q.record
-            if other.sent < latest and other.received > earliest:
-                refused += 1
-        refusal.possibly_refused = refused
+        # Countable requests that completed after this one was sent.
+        after = bisect_right(receipts, sent)
+        if after < len(receipts):
+            refusal.counted_send = min(sends[after:])
+        if counted < self.limit:
+            # Only 429s under the limit need the client's own 429s counted (rare with a
+            # correct target, so not done for every 429).
+            refused = 0
+            for q in client.refusals:
+                other = q.record
+                if other.sent < latest and other.received > earliest:
+                    refused += 1
+            refusal.possibly_refused = refused
         # Earlier 429s still waiting may have this one in their window (concurrency
         # within one client); newest first, stopping where none can.
         for waiting in reversed(client.pending):
@@ -475,10 +500,18 @@ class Verifier:
         """The latest the oldest counted request can age out, against the promise."""
         record = refusal.record
         assert refusal.delay is not None
-        counted = [min(r, record.received) for s, r, _ in client.accepted if s < record.received]
-        if len(counted) < self.limit:
+        # The limit-th latest instant among the countable requests sent before this one
+        # completed (received later: counted at the latest when this one was).
+        receipts, sends = client.received, client.sent
+        done = bisect_right(receipts, record.received)
+        later = sum(1 for index in range(done, len(receipts)) if sends[index] < record.received)
+        needed = self.limit - later
+        if needed <= 0:
+            frees_by = record.received + self.window
+        elif done - needed < 0:
             return  # forgotten already: cannot tell
-        frees_by = heapq.nlargest(self.limit, counted)[-1] + self.window
+        else:
+            frees_by = receipts[done - needed] + self.window
         # delay-seconds are whole seconds, so an honest value may round up by one.
         if record.sent + refusal.delay > frees_by + 1 + self.tolerance:
             needed = max(0.0, frees_by - record.sent)
@@ -507,7 +540,7 @@ class Verifier:
     def _other_traffic(self, client: _Client, record: Record) -> bool:
         since = record.sent - self.window
         return any(
-            other is not client and other.accepted and other.accepted[-1][1] > since
+            other is not client and other.received and other.received[-1] > since
             for other in self._clients.values()
         )
 
@@ -569,9 +602,10 @@ class Verifier:
     def _forget_old(self, client: _Client) -> None:
         """Drop countable requests no future 429 can have in its window."""
         horizon = self._watermark - self.window - self._grace() - self.tolerance
-        accepted = client.accepted
-        while accepted and (accepted[0][1] < horizon or len(accepted) > 8 * self.limit + 8):
-            accepted.popleft()
+        receipts = client.received
+        drop = max(bisect_right(receipts, horizon), len(receipts) - 8 * self.limit - 8)
+        if drop > 0:
+            del receipts[:drop], client.sent[:drop], client.certain[:drop]
 
     def _find(self, violation: Violation, record: Record, detail: str, count: int = 1) -> None:
         key = (violation, record.client)
