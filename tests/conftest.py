@@ -31,10 +31,32 @@ def start_server() -> Iterator[Callable[..., str]]:
         yield start
 
 
+@pytest.fixture(scope="session")
+def shared_server() -> Iterator[Callable[..., str]]:
+    """Servers shared by the whole session, one per set of settings, reset before each use.
+
+    Starting a server costs more than most tests; the control API's reset (bookings,
+    rate limits, journal and clock) gives each test the state of a fresh one.
+    """
+    with ExitStack() as stack:
+        started: dict[str, str] = {}
+
+        def get(**fields: Any) -> str:
+            fields = {"clock": PINNED, "clock_frozen": True, **fields}
+            key = repr(sorted(fields.items()))
+            if key not in started:
+                started[key] = stack.enter_context(serve_app(create_app(Settings(**fields))))
+            base_url = started[key]
+            httpx.post(f"{base_url}/__admin/reset").raise_for_status()
+            return base_url
+
+        yield get
+
+
 @pytest.fixture
-def server(start_server: Callable[..., str]) -> str:
+def server(shared_server: Callable[..., str]) -> str:
     """A reference server with the clock frozen at PINNED and a limit tests do not reach."""
-    return start_server(rate_limit="1000/minute")
+    return shared_server(rate_limit="1000/minute")
 
 
 @pytest.fixture

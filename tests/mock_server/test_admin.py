@@ -75,8 +75,8 @@ def test_reset(client, only, bookings_left, journal_left):
     assert clock == ("2026-03-13T10:30:00Z" if only is None else "2026-03-13T10:31:00Z")
 
 
-def test_reset_of_rate_limits_restores_the_quota(start_server):
-    base = start_server(rate_limit="2/minute")
+def test_reset_of_rate_limits_restores_the_quota(shared_server):
+    base = shared_server(rate_limit="2/minute")
     with httpx.Client(base_url=base) as client:
         for _ in range(2):
             book(client, inviteeEmail="")
@@ -145,8 +145,8 @@ def test_journal_shows_what_the_page_sent_and_got(client):
     )
 
 
-def test_journal_is_bounded(start_server):
-    base = start_server(journal_size=5)
+def test_journal_is_bounded(shared_server):
+    base = shared_server(journal_size=5)
     with httpx.Client(base_url=base) as client:
         for _ in range(8):
             client.get("/nope")

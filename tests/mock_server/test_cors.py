@@ -21,8 +21,8 @@ def preflight(client: httpx.Client, url: str = URL) -> httpx.Response:
     )
 
 
-def test_preflight_is_answered_not_rate_limited_nor_405(start_server):
-    base = start_server(rate_limit="2/minute")
+def test_preflight_is_answered_not_rate_limited_nor_405(shared_server):
+    base = shared_server(rate_limit="2/minute")
     with httpx.Client(base_url=base) as client:
         answers = [preflight(client) for _ in range(5)]
         assert all(a.status_code == 200 for a in answers)
@@ -50,8 +50,8 @@ def test_error_responses_carry_cors_headers_too(client):
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_cors_origins_can_be_restricted(start_server):
-    base = start_server(cors_origins=[PAGE])
+def test_cors_origins_can_be_restricted(shared_server):
+    base = shared_server(cors_origins=[PAGE])
     with httpx.Client(base_url=base) as client:
         allowed = client.post(URL, json=body(), headers={"Origin": PAGE})
         assert allowed.headers["Access-Control-Allow-Origin"] == PAGE

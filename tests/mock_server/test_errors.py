@@ -88,11 +88,11 @@ def test_errors_are_never_problem_json_or_html(client):
         assert set(response.json()) <= {"error", "details"}
 
 
-def test_unexpected_exception_is_json_500_without_traceback(start_server):
+def test_unexpected_exception_is_json_500_without_traceback(shared_server):
     async def broken_verifier(token: str) -> bool:
         raise RuntimeError("verifier exploded: secret internals")
 
-    base = start_server(captcha_verifier=broken_verifier)
+    base = shared_server(captcha_verifier=broken_verifier)
     with httpx.Client(base_url=base) as client:
         response = client.post(
             BOOK.format(user="jane-doe", event="15min-captcha"),

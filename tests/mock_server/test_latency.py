@@ -20,8 +20,8 @@ def timed(client: httpx.Client, **kwargs) -> float:
     return time.perf_counter() - started
 
 
-def test_fixed_latency_delays_every_response(start_server):
-    base = start_server(latency=parse_latency("300ms"))
+def test_fixed_latency_delays_every_response(shared_server):
+    base = shared_server(latency=parse_latency("300ms"))
     with httpx.Client(base_url=base) as client:
         client.get("/__admin/health")  # connect once, so timings exclude the handshake
         assert all(0.3 <= timed(client) < 1.0 for _ in range(3))
@@ -30,8 +30,8 @@ def test_fixed_latency_delays_every_response(start_server):
         assert time.perf_counter() - started >= 0.3
 
 
-def test_latency_range_spreads_within_bounds(start_server):
-    base = start_server(latency=parse_latency("100ms-400ms"), seed=1)
+def test_latency_range_spreads_within_bounds(shared_server):
+    base = shared_server(latency=parse_latency("100ms-400ms"), seed=1)
     with httpx.Client(base_url=base) as client:
         client.get("/__admin/health")
         delays = [timed(client) for _ in range(8)]

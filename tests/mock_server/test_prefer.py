@@ -112,8 +112,8 @@ def test_example_of_another_code_is_refused_listing_that_codes_examples(client):
     assert "userNotFound, eventTypeNotFound" in response.json()["error"]
 
 
-def test_forced_responses_still_count_toward_the_rate_limit(start_server):
-    base = start_server(rate_limit="2/minute")
+def test_forced_responses_still_count_toward_the_rate_limit(shared_server):
+    base = shared_server(rate_limit="2/minute")
     with httpx.Client(base_url=base) as client:
         statuses = [forced(client, "code=201").status_code for _ in range(3)]
     assert statuses == [201, 201, 429]

@@ -26,8 +26,8 @@ def client_at(base: str, address: str = "127.0.0.1", **kwargs) -> httpx.Client:
     return httpx.Client(base_url=base, transport=transport, timeout=10, **kwargs)
 
 
-def test_16th_request_in_the_window_is_429_and_r_counts_down(start_server):
-    base = start_server(rate_limit="15/minute")
+def test_16th_request_in_the_window_is_429_and_r_counts_down(shared_server):
+    base = shared_server(rate_limit="15/minute")
     with client_at(base) as client:
         responses = [client.post(URL, json=body(inviteeEmail="")) for _ in range(16)]
     assert [remaining(r) for r in responses[:15]] == list(range(14, -1, -1))
@@ -41,8 +41,8 @@ def test_16th_request_in_the_window_is_429_and_r_counts_down(start_server):
     assert RATELIMIT.match(over.headers["RateLimit"])[2] == str(retry_after)
 
 
-def test_retry_after_retry_after_is_accepted_and_not_before(start_server):
-    base = start_server(rate_limit="15/3 seconds")
+def test_retry_after_retry_after_is_accepted_and_not_before(shared_server):
+    base = shared_server(rate_limit="15/3 seconds")
     with client_at(base) as client:
         for _ in range(15):
             client.post(URL, json=body(inviteeEmail=""))
@@ -58,8 +58,8 @@ def test_retry_after_retry_after_is_accepted_and_not_before(start_server):
     assert retried.status_code == 400, retried.text
 
 
-def test_a_429_does_not_extend_the_lockout(start_server):
-    base = start_server(rate_limit="5/2 seconds")
+def test_a_429_does_not_extend_the_lockout(shared_server):
+    base = shared_server(rate_limit="5/2 seconds")
     with client_at(base) as client:
         for _ in range(5):
             client.post(URL, json=body(inviteeEmail=""))
@@ -74,8 +74,8 @@ def test_a_429_does_not_extend_the_lockout(start_server):
     assert after == [400] * 5
 
 
-def test_requests_to_unknown_slugs_count_toward_the_limit(start_server):
-    base = start_server(rate_limit="3/minute")
+def test_requests_to_unknown_slugs_count_toward_the_limit(shared_server):
+    base = shared_server(rate_limit="3/minute")
     with client_at(base) as client:
         for _ in range(3):
             missing = client.post(BOOK.format(user="nobody", event="x"), json=body())
@@ -84,16 +84,16 @@ def test_requests_to_unknown_slugs_count_toward_the_limit(start_server):
 
 
 @pytest.mark.parametrize("status_request", ["invalid", "honeypot"])
-def test_every_outcome_counts(start_server, status_request):
-    base = start_server(rate_limit="2/minute")
+def test_every_outcome_counts(shared_server, status_request):
+    base = shared_server(rate_limit="2/minute")
     overrides = {"inviteeEmail": "x"} if status_request == "invalid" else {"honeypotValue": "x"}
     with client_at(base) as client:
         statuses = [client.post(URL, json=body(**overrides)).status_code for _ in range(3)]
     assert statuses == [400, 400, 429]
 
 
-def test_another_client_is_unaffected(start_server):
-    base = start_server(rate_limit="3/minute")
+def test_another_client_is_unaffected(shared_server):
+    base = shared_server(rate_limit="3/minute")
     with client_at(base, "127.0.0.1") as first, client_at(base, "127.0.0.2") as second:
         for _ in range(3):
             first.post(URL, json=body(inviteeEmail=""))
@@ -103,8 +103,8 @@ def test_another_client_is_unaffected(start_server):
     assert remaining(other) == 2
 
 
-def test_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing(start_server):
-    base = start_server(rate_limit="3/minute")
+def test_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing(shared_server):
+    base = shared_server(rate_limit="3/minute")
     with client_at(base) as client:
         statuses = [
             client.post(
@@ -115,8 +115,8 @@ def test_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing(start_serv
     assert statuses == [400, 400, 400, 429]
 
 
-def test_forwarded_for_from_a_trusted_proxy_selects_the_client(start_server):
-    base = start_server(rate_limit="3/minute", forwarded_allow_ips=["127.0.0.1"])
+def test_forwarded_for_from_a_trusted_proxy_selects_the_client(shared_server):
+    base = shared_server(rate_limit="3/minute", forwarded_allow_ips=["127.0.0.1"])
     with client_at(base) as proxy:
 
         def post(client_ip: str) -> httpx.Response:

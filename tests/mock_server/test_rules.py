@@ -20,9 +20,11 @@ BOOK = "/api/public/scheduling/{user}/{event}/book"
 
 
 @pytest.fixture(params=["direct", "connexion"])
-def server(request, start_server) -> str:
+def server(request, shared_server) -> str:
     """Every rule holds whether bookings take the direct endpoint or Connexion's pipeline."""
-    return start_server(rate_limit="1000/minute", direct_booking=request.param == "direct")
+    return shared_server(rate_limit="1000/minute", direct_booking=request.param == "direct")
+
+
 SLOT_TAKEN = "The selected time slot is no longer available."
 
 
@@ -63,8 +65,8 @@ def assert_error(response: httpx.Response, status: int, message: str | None = No
 # Rule 1: the rate limit comes first.
 
 
-def test_rule_1_rate_limit_answers_before_404_and_validation(start_server):
-    base = start_server(rate_limit="3/minute")
+def test_rule_1_rate_limit_answers_before_404_and_validation(shared_server):
+    base = shared_server(rate_limit="3/minute")
     with httpx.Client(base_url=base) as client:
         for _ in range(3):
             client.post(BOOK.format(user="nobody", event="x"), content=b"not json")
@@ -237,9 +239,9 @@ def test_rule_6_end_before_start_is_refused(client):
 # Rule 7: time bounds (now is 2026-03-13T10:30:00Z, notice 60 min, horizon 60 days).
 
 
-def test_rule_7_start_inside_minimum_notice_is_refused(start_server):
+def test_rule_7_start_inside_minimum_notice_is_refused(shared_server):
     # A Monday 09:00 New York slot, 30 minutes away.
-    base = start_server(rate_limit="100/minute", clock=datetime.fromisoformat("2026-03-16T12:30Z"))
+    base = shared_server(rate_limit="100/minute", clock=datetime.fromisoformat("2026-03-16T12:30Z"))
     with httpx.Client(base_url=base) as client:
         response = book(client, startTime="2026-03-16T13:00:00Z", endTime="2026-03-16T13:30:00Z")
     assert_error(response, 400, "The slot must start at least 60 minutes from now.")
@@ -344,9 +346,9 @@ def test_rule_8_other_hosts_are_not_blocked(client):
     assert response.status_code == 201, response.text
 
 
-def test_rule_8_monday_0900_new_york_is_bookable_across_the_dst_change(start_server):
+def test_rule_8_monday_0900_new_york_is_bookable_across_the_dst_change(shared_server):
     # New York moved to EDT on Sunday 2026-03-08: Monday 09:00 local is 13:00Z, not 14:00Z.
-    base = start_server(rate_limit="100/minute", clock=datetime.fromisoformat("2026-03-06T12:00Z"))
+    base = shared_server(rate_limit="100/minute", clock=datetime.fromisoformat("2026-03-06T12:00Z"))
     with httpx.Client(base_url=base) as client:
         nine = book(client, startTime="2026-03-09T13:00:00Z", endTime="2026-03-09T13:30:00Z")
         eight = book(client, startTime="2026-03-09T12:00:00Z", endTime="2026-03-09T12:30:00Z")
