@@ -254,6 +254,15 @@ class LoadRun:
             self._collect_finals(runner)
         self.decide()
 
+    def on_quitting(self) -> None:
+        """Quitting mid-test (Ctrl-C, SIGTERM): stop first, so the verdict sets the exit code.
+
+        Locust picks its exit code before it stops a test still running at quit.
+        """
+        runner = self.runner
+        if self.verifier is not None and runner is not None:
+            runner.stop()
+
     def decide(self) -> Verdict | None:
         if self.verifier is None:
             return None
@@ -343,6 +352,7 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
     environment.events.request.add_listener(run.on_request)
     environment.events.test_start.add_listener(lambda **_: run.on_test_start())
     environment.events.test_stop.add_listener(lambda **_: run.on_test_stop())
+    environment.events.quitting.add_listener(lambda **_: run.on_quitting())
     if isinstance(runner, MasterRunner):
         runner.register_message(RECORDS_MESSAGE, run.on_records)
     elif isinstance(runner, WorkerRunner):
