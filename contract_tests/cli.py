@@ -81,6 +81,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     if args.k:
         out += ["-k", args.k]
     out.append("-q" if args.quiet else "-v")
+    # This process imported the package before pytest could mark it for assertion
+    # rewriting; the tests' own modules are still rewritten.
+    out += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     return out + list(args.pytest_args)
 
 

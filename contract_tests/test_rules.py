@@ -554,8 +554,8 @@ def test_rule_8_pending_approval_blocks_the_slot(contract: Suite) -> None:
     approval = pick(contract.profile, lambda e: e.requires_approval, "requires approval")
     host = contract.profile.host_of(approval)
     others = [e for e in host.event_types if e is not approval] or [approval]
-    slot, exchange = book(contract, approval)
-    assert exchange.json().get("status") == "PendingApproval"
+    # Whether the answer says PendingApproval is rule 10's claim; here only the blocking counts.
+    slot, _ = book(contract, approval)
     for other in others:
         overlapping = _overlapping(contract, approval, slot, other)
         if overlapping is not None:

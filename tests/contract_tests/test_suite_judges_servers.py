@@ -1,0 +1,225 @@
+"""The contract suite judges the target, not itself: it passes against the reference and fails,
+on the broken rule's own test, against each deliberately broken server.
+
+Every run is a real `booking-contract` subprocess against a server on a free
+loopback port. They are slow (a rate limit is a matter of waiting), so the runs
+the selected tests need all start together, once, and each test reads its run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.servers import free_port, serve_app, serve_process
+
+from . import broken
+from .runs import Run, run_suite
+
+SHORT_WINDOW = "30/4 seconds"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    serve: Callable[[Path], contextlib.AbstractContextManager[str]]
+    select: str | None
+    args: tuple[str, ...]
+    fuzz: bool
+
+
+def _app(build: Callable[[Path], Any]) -> Callable[[Path], contextlib.AbstractContextManager[str]]:
+    return lambda tmp: serve_app(build(tmp))
+
+
+def _process(*args: str) -> Callable[[Path], contextlib.AbstractContextManager[str]]:
+    return lambda tmp: serve_process(list(args), free_port())
+
+
+# A host with a DST change inside its booking horizon: the default dataset's
+# horizon of 60 days holds none for most of the year.
+DST_HOST = {
+    "slug": "dst-host",
+    "name": "Dee Ess Tee",
+    "timezone": "America/New_York",
+    "availability": {day: ["09:00-17:00"] for day in ("monday", "tuesday", "wednesday")},
+    "eventTypes": [
+        {
+            "slug": "30min-dst",
+            "id": "evt_dst001",
+            "durationMinutes": 30,
+            "slotIntervalMinutes": 30,
+            "bookingHorizonDays": 240,
+            "location": {"type": "GoogleMeet"},
+        }
+    ],
+}
+
+
+def _dst_files(tmp: Path, server_zone: str) -> tuple[Path, Path]:
+    dataset = tmp / "dst-dataset.yaml"
+    dataset.write_text(
+        yaml.safe_dump({"hosts": [{**DST_HOST, "timezone": server_zone}]}), encoding="utf-8"
+    )
+    profile = tmp / "dst-profile.yaml"
+    profile.write_text(
+        yaml.safe_dump(
+            {
+                "name": "DST host",
+                "rateLimit": {"limit": 100000, "windowSeconds": 60},
+                "hosts": [DST_HOST],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return dataset, profile
+
+
+def _dst_job(name: str, server_zone: str) -> Job:
+    def serve(tmp: Path) -> contextlib.AbstractContextManager[str]:
+        dataset, _ = _dst_files(tmp, server_zone)
+        return serve_app(broken.reference(dataset=dataset))
+
+    return Job(name, serve, "rule_8_dst", ("--profile", "dst-profile.yaml"), False)
+
+
+REFERENCE_JOBS = {
+    "short window": Job(
+        "short window",
+        _process("--rate-limit", SHORT_WINDOW),
+        None,
+        ("--rate-limit", SHORT_WINDOW),
+        True,
+    ),
+    "15 per minute, simulated clients": Job(
+        "15 per minute, simulated clients",
+        _process("--forwarded-allow-ips", "127.0.0.1"),
+        None,
+        ("--trusts-forwarded-for",),
+        True,
+    ),
+}
+DST_JOBS = {
+    "reference": _dst_job("dst reference", "America/New_York"),
+    "fixed offset": _dst_job("dst fixed offset", "Etc/GMT+5"),
+}
+FAULT_JOBS = {
+    fault.name: Job(fault.name, _app(fault.build), fault.select, fault.args, False)
+    for fault in broken.FAULTS
+}
+
+
+class Runner:
+    """Runs jobs concurrently, each in a directory of its own; results by job name."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pool = ThreadPoolExecutor(max_workers=5)
+        self.futures: dict[str, Future[Run]] = {}
+        self.lock = threading.Lock()
+
+    def start(self, job: Job) -> None:
+        with self.lock:
+            if job.name not in self.futures:
+                self.futures[job.name] = self.pool.submit(self._run, job)
+
+    def _run(self, job: Job) -> Run:
+        tmp = self.root / "".join(c if c.isalnum() else "-" for c in job.name)
+        tmp.mkdir(parents=True, exist_ok=True)
+        with job.serve(tmp) as base_url:
+            return run_suite(
+                base_url, tmp / "junit.xml", select=job.select, args=job.args, fuzz=job.fuzz
+            )
+
+    def result(self, job: Job) -> Run:
+        self.start(job)
+        return self.futures[job.name].result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _wanted_jobs(items: list[pytest.Item]) -> list[Job]:
+    jobs = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec else {}
+        if "fault" in params:
+            jobs.append(FAULT_JOBS[params["fault"].name])
+        elif "reference_run" in params:
+            jobs.append(REFERENCE_JOBS[params["reference_run"]])
+        elif item.name.startswith("test_dst_"):
+            jobs += DST_JOBS.values()
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def runner(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Runner]:
+    runner = Runner(tmp_path_factory.mktemp("contract-runs"))
+    # The slow runs first, so the short ones fill the time they wait.
+    jobs = _wanted_jobs(request.session.items)
+    for job in sorted(jobs, key=lambda j: j.name not in REFERENCE_JOBS):
+        runner.start(job)
+    yield runner
+    runner.close()
+
+
+@pytest.mark.parametrize("reference_run", list(REFERENCE_JOBS))
+def test_suite_passes_against_the_reference(runner: Runner, reference_run: str) -> None:
+    run = runner.result(REFERENCE_JOBS[reference_run])
+    assert run.returncode == 0, run.describe()
+    assert run.named("failed") == [], run.describe()
+    assert len(run.named("passed")) > 90, run.describe()
+    # What the profile allows to skip, and nothing else.
+    for name in run.named("skipped"):
+        assert any(
+            key in name for key in ("dst_change", "another_client", "spoofed_forwarded_for")
+        ), f"{name} was skipped: {run.messages[name]}"
+    # Pacing gone wrong (whole windows waited for nothing) shows as minutes more.
+    assert run.seconds < 240, f"the suite took {run.seconds:.0f} s"
+
+
+def test_dst_rule_passes_against_the_reference_and_fails_against_a_fixed_offset(
+    runner: Runner,
+) -> None:
+    name = "test_rule_8_dst_change_is_handled"
+    good = runner.result(DST_JOBS["reference"])
+    assert good.outcomes.get(name) == "passed", good.describe()
+    bad = runner.result(DST_JOBS["fixed offset"])
+    assert bad.outcomes.get(name) == "failed", bad.describe()
+    assert bad.returncode == 1
+
+
+def _rule_prefix(name: str) -> str:
+    """The rule a test is named after: test_rule_8_, test_field_limits, test_error_format."""
+    parts = name.split("_")
+    return "_".join(parts[:3]) + "_" if parts[1] == "rule" else "_".join(parts[:3])
+
+
+@pytest.mark.parametrize("fault", broken.FAULTS, ids=[f.name for f in broken.FAULTS])
+def test_suite_fails_on_the_broken_rule(runner: Runner, fault: broken.Fault) -> None:
+    run = runner.result(FAULT_JOBS[fault.name])
+    failed = run.named("failed")
+    assert run.returncode == 1, run.describe()
+    for pattern in fault.fails:
+        assert any(fnmatch.fnmatchcase(name, pattern) for name in failed), (
+            f"{pattern} did not fail; failed: {failed}\n{run.describe()}"
+        )
+    rules = {_rule_prefix(pattern) for pattern in fault.fails}
+    stray = [name for name in failed if _rule_prefix(name) not in rules]
+    assert not stray, f"tests of other rules failed too: {stray}\n{run.describe()}"
+    assert run.named("passed"), f"no neighbouring test passed\n{run.describe()}"
+    # The failure report names the rule and shows how to reproduce the request.
+    text = "\n".join(run.messages[name] for name in failed)
+    assert "Broken: " in text and "curl " in text, text[:3000]
