@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import gevent
+from gevent.lock import Semaphore
 from locust import events
 from locust.env import Environment
 from locust.runners import (
@@ -56,6 +57,8 @@ class LoadRun:
         self._factory: BookingFactory | None = None
         self._batch: list[Record] = []
         self._flusher: gevent.Greenlet | None = None
+        # A batch half sent when the flusher is stopped would be lost: one flush at a time.
+        self._flushing = Semaphore()
         self._finals: set[str] = set()
         self._senders: set[str] = set()
 
@@ -159,9 +162,10 @@ class LoadRun:
     def on_test_stop(self) -> None:
         runner = self.runner
         if isinstance(runner, WorkerRunner):
-            if self._flusher is not None:
-                self._flusher.kill(block=False)
-                self._flusher = None
+            with self._flushing:
+                if self._flusher is not None:
+                    self._flusher.kill(block=True)
+                    self._flusher = None
             self._flush(final=True)
             return
         if isinstance(runner, MasterRunner):
@@ -208,9 +212,10 @@ class LoadRun:
         runner = self.runner
         if not isinstance(runner, WorkerRunner):
             return
-        batch, self._batch = self._batch, []
-        if batch or final:
-            runner.send_message(RECORDS_MESSAGE, {"records": batch, "final": final})
+        with self._flushing:
+            batch, self._batch = self._batch, []
+            if batch or final:
+                runner.send_message(RECORDS_MESSAGE, {"records": batch, "final": final})
 
     def on_records(self, environment: Environment, msg: Any, **_: Any) -> None:
         """Master: a worker's batch."""
