@@ -32,8 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import (  # a script's sibling, not a package
     CLOCK,
     booking_mock,
+    code_version,
     find_wrk,
     free_port,
+    interruptible,
     pinning,
     running,
 )
@@ -156,7 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     wrk = find_wrk()
     pins = pinning(not args.no_pin)
     server_prefix, wrk_prefix = pins or ([], [])
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     port = free_port()
     command = [
         booking_mock(),
@@ -171,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "127.0.0.1",
         *shlex.split(args.mock_args),
     ]
-    print(f"booking-mock: {shlex.join(command)}", flush=True)
+    version = code_version()
+    print(f"booking-mock ({version}): {shlex.join(command)}", flush=True)
     readings: list[dict[str, Any]] = []
 
     with tempfile.TemporaryDirectory(prefix="memory-") as tmp:
@@ -222,9 +224,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             peak = memory_kib(server.pid)["VmHWM"]
     print(f"peak RSS {mib(peak)}; pinned to different cores: {'yes' if pins else 'no'}")
     if args.out:
-        args.out.write_text(json.dumps({"command": command, "readings": readings}, indent=2))
+        args.out.write_text(
+            json.dumps({"code": version, "command": command, "readings": readings}, indent=2)
+        )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    interruptible()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nmemory: interrupted; every server it started is stopped", file=sys.stderr)
+        sys.exit(130)

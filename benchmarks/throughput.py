@@ -547,11 +547,19 @@ def report(results: dict[str, Measured], pinned: bool) -> dict[str, Any]:
     return {"ratios": ratios, "target": verdict}
 
 
-def environment(wrk: str, pins: tuple[list[str], list[str]] | None) -> dict[str, Any]:
-    version = subprocess.run([wrk, "--version"], capture_output=True, text=True)
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+def code_version() -> str:
+    """HEAD's short hash, and whether mock_server/ differs from it: what booking-mock ran."""
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "mock_server"], capture_output=True, text=True
     )
+    version = commit.stdout.strip() or "unknown"
+    return version + (" + uncommitted changes in mock_server/" if dirty.stdout.strip() else "")
+
+
+def environment(wrk: str, pins: tuple[list[str], list[str]] | None, version: str) -> dict[str, Any]:
+    wrk_version = subprocess.run([wrk, "--version"], capture_output=True, text=True)
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -562,11 +570,11 @@ def environment(wrk: str, pins: tuple[list[str], list[str]] | None) -> dict[str,
     )
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": commit.stdout.strip(),
+        "code": version,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "wrk": (version.stdout + version.stderr).splitlines()[0],
+        "wrk": (wrk_version.stdout + wrk_version.stderr).splitlines()[0],
         "pinning": {"server": pins[0], "wrk": pins[1]} if pins else None,
     }
 
@@ -617,8 +625,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     wrk = find_wrk(install=not args.no_install)
     pins = pinning(not args.no_pin)
     # SIGTERM as Ctrl-C: unwind, so every finally stops its server.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
+    version = code_version()
+    print(f"code: {version}", flush=True)
     results: dict[str, Measured] = {}
     loop, http = "auto", "auto"
     slugs = fake_host_slugs(args.fake_hosts)
@@ -671,7 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "fake_hosts": args.fake_hosts,
             "mix": "booking_mix.lua: 70% fresh slots, 10% taken, 10% invalid, 10% over-limit",
         },
-        "environment": environment(wrk, pins),
+        "environment": environment(wrk, pins, version),
         "servers": {name: asdict(m) for name, m in results.items()},
         **summary,
     }
@@ -680,5 +689,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def interruptible() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, so every finally stops its server.
+
+    Set explicitly: a shell starts background jobs with SIGINT ignored.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    interruptible()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nthroughput: interrupted; every server it started is stopped", file=sys.stderr)
+        sys.exit(130)
