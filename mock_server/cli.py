@@ -167,6 +167,13 @@ def _configure_logging(level: str) -> None:
     )
     # Our access log says more than uvicorn's; Connexion logs every 4xx as a warning.
     logging.getLogger("connexion").setLevel(logging.ERROR)
+    # Access lines carry their own timestamp and come in batches: print them as they are.
+    access = logging.getLogger("mock_server.access")
+    if not access.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+        access.propagate = False
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
