@@ -8,6 +8,7 @@ idle unless the run collects the suite's own tests.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,6 +166,10 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
         suite = _suite_from_options(collector.config)
         collector.config.stash[SUITE_KEY] = suite
         activate(suite)
+        # Hypothesis keeps caches in ./.hypothesis; a CI workspace is not the place.
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "booking-contract-hypothesis"))
 
 
 SUITE_KEY = pytest.StashKey[Suite]()

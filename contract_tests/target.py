@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import threading
@@ -23,6 +24,8 @@ SLOT_TAKEN = "The selected time slot is no longer available."
 MAX_TAKEN = 8
 # Bodies longer than this are elided from the report and the curl line.
 SHOWN_BODY = 4096
+# Exchanges kept per test for its failure report; the report shows the last few.
+KEPT = 20
 
 
 class ContractViolation(AssertionError):
@@ -131,6 +134,7 @@ class Target:
         self.book_template = spec.book_path()
         self._recent: list[Exchange] = []
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def close(self) -> None:
         self.http.close()
@@ -144,7 +148,16 @@ class Target:
     def note(self, *exchanges: Exchange) -> None:
         """Put exchanges made elsewhere (a background probe) into the current test's report."""
         with self._lock:
-            self._recent.extend(exchanges)
+            self._recent = [*self._recent, *exchanges][-KEPT:]
+
+    @contextlib.contextmanager
+    def unreported(self) -> Iterator[None]:
+        """Requests of this thread stay out of the current test's report (a probe's own)."""
+        self._local.unreported = True
+        try:
+            yield
+        finally:
+            self._local.unreported = False
 
     @property
     def recent(self) -> list[Exchange]:
@@ -191,7 +204,8 @@ class Target:
                 elapsed=time.monotonic() - started,
             )
             self.pool.record(sender, exchange.status, exchange.headers)
-            self.note(exchange)
+            if not getattr(self._local, "unreported", False):
+                self.note(exchange)
             if exchange.status != 429 or not retry_429:
                 return exchange
             # The suite stayed inside the profile's limit, so this 429 is the target's

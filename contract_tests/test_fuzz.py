@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import requests
 import schemathesis
 from schemathesis.specs.openapi.checks import negative_data_rejection
@@ -26,7 +27,7 @@ from .ratelimit import Client
 from .slots import Slot, utc_text
 from .spec import spec_path
 from .suite import Suite, active
-from .target import SLOT_TAKEN
+from .target import SLOT_TAKEN, Exchange
 
 # Checks register on import; the name keeps the import from looking unused.
 CUSTOM_CHECKS = (
@@ -44,6 +45,9 @@ _session = requests.Session()
 def fuzz_config(event_type: EventType | None, *, coverage: bool) -> schemathesis.Config:
     fuzzing = suite.profile.fuzzing
     data: dict[str, Any] = {
+        # Hypothesis' health checks judge the generator, not the target: a slow
+        # example (one paced by the rate limit) must not fail a rule's test.
+        "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],
         "generation": {
             "max-examples": fuzzing.max_examples,
             # No example database in the user's directory, and no shrinking: each
@@ -113,12 +117,32 @@ def _send(case: Any) -> tuple[Any, Client]:
         headers = client.headers()
         response = case.call(base_url=suite.base_url, session=_session, headers=headers, timeout=30)
         suite.pool.record(client, response.status_code, checks._headers(response))
+        suite.target.note(_exchange(response, client))
         if response.status_code != 429 or attempt == MAX_429_RETRIES:
             return response, client
         suite.pool.unplanned_429s += 1
         # A 429 is documented: judge it now, then ask again once the pool allows.
         case.validate_response(response, headers=headers, excluded_checks=[negative_data_rejection])
     raise AssertionError("unreachable")
+
+
+def _exchange(response: Any, client: Client) -> Exchange:
+    """The request and answer as the failure report shows every other test's."""
+    request = response.request
+    body = request.body.encode() if isinstance(request.body, str) else request.body
+    return Exchange(
+        method=request.method,
+        url=request.url,
+        request_headers=dict(request.headers),
+        request_body=body,
+        status=response.status_code,
+        response_headers=httpx.Headers(
+            [(name, value) for name, values in response.headers.items() for value in values]
+        ),
+        response_body=response.content,
+        client=client.name,
+        elapsed=response.elapsed,
+    )
 
 
 def _is_slot_taken(response: Any) -> bool:
