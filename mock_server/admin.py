@@ -16,6 +16,14 @@ from .validation import parse_instant
 MAX_SLOT_RANGE_DAYS = 62
 
 
+def _instant_text(instant: datetime) -> str:
+    """UTC with milliseconds when there are any: a float clock far out has noise below them."""
+    millis = round(instant.microsecond / 1000)
+    if millis in (0, 1000):
+        return utc_text(instant + timedelta(milliseconds=millis))
+    return utc_text(instant)[:-1] + f".{millis:03d}Z"
+
+
 class AdminHandlers:
     """Operations of openapi/admin.yaml, by operationId in snake_case."""
 
@@ -122,7 +130,7 @@ class AdminHandlers:
 
     def _clock_json(self) -> dict[str, Any]:
         return {
-            "now": self.clock.now().isoformat().replace("+00:00", "Z"),
+            "now": _instant_text(self.clock.now()),
             "frozen": self.clock.frozen,
             "real": self.clock.real,
         }
@@ -131,17 +139,22 @@ class AdminHandlers:
         return self._clock_json()
 
     async def set_clock(self, body: dict[str, Any]) -> dict[str, Any]:
-        if body.get("real"):
-            self.clock.reset()
-        if "now" in body:
-            self.clock.set(parse_instant(body["now"]))
-        if "advanceSeconds" in body:
-            self.clock.advance(timedelta(seconds=body["advanceSeconds"]))
-        if body.get("frozen") is True:
-            self.clock.freeze()
-        elif body.get("frozen") is False:
-            self.clock.unfreeze()
-        return self._clock_json()
+        before = self.clock.state()
+        try:
+            if body.get("real"):
+                self.clock.reset()
+            if "now" in body:
+                self.clock.set(parse_instant(body["now"]))
+            if "advanceSeconds" in body:
+                self.clock.advance(timedelta(seconds=body["advanceSeconds"]))
+            if body.get("frozen") is True:
+                self.clock.freeze()
+            elif body.get("frozen") is False:
+                self.clock.unfreeze()
+            return self._clock_json()
+        except (OverflowError, ValueError, OSError):
+            self.clock.restore(before)  # all of the change or none of it
+            raise InvalidRequest("The clock would leave the years 1 to 9999.") from None
 
     async def list_requests(self, limit: int = 50) -> dict[str, Any]:
         return {"requests": self.journal.recent(limit)}

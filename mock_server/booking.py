@@ -69,7 +69,8 @@ class IdFactory:
 
 
 def utc_text(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """YYYY-MM-DDTHH:MM:SSZ (isoformat pads years below 1000; strftime does not)."""
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 class BookingService:

@@ -67,6 +67,13 @@ class Clock:
         else:
             self._offset += delta.total_seconds()
 
+    def state(self) -> tuple[float, float | None]:
+        """What restore() needs to undo later changes."""
+        return self._offset, self._frozen_at
+
+    def restore(self, state: tuple[float, float | None]) -> None:
+        self._offset, self._frozen_at = state
+
     def reset(self) -> None:
         """Back to the real clock, running."""
         self._offset = 0.0
