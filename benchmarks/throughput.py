@@ -444,6 +444,78 @@ def serve_floor(port: int, loop: str, http: str) -> None:
     )
 
 
+# Profile
+
+
+def start_profiler(
+    pid: int, seconds: float, out: Path, prefix: Sequence[str]
+) -> subprocess.Popen[bytes]:
+    """py-spy sampling pid's Python stacks that hold the GIL, as collapsed stacks."""
+    beside = VENV_BIN / "py-spy"
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    argv = [*prefix, spy, "record", "--pid", str(pid), "--duration", str(round(seconds))]
+    # Only stacks holding the GIL: the CPU the server spends in Python, not idle threads.
+    argv += ["--rate", "100", "--gil", "--format", "raw", "--output", str(out)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(spy: subprocess.Popen[bytes], seconds: float) -> None:
+    try:
+        spy.wait(timeout=seconds + 30)
+    finally:
+        if spy.poll() is None:
+            spy.kill()
+            spy.wait()
+
+
+def frame_name(frame: str) -> str:
+    """'function (path/file.py:line)' as 'function (file.py)': one entry per function."""
+    function, _, where = frame.rpartition(" (")
+    if not function:
+        return frame
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("/site-packages/", str(ROOT) + "/", "/lib/python3."):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{function} ({path})"
+
+
+def hot_spots(raw: Path, top: int = 15) -> dict[str, Any]:
+    """The functions with most samples, inclusive (anywhere on the stack) and self (the leaf)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        frames = [frame_name(f) for f in stack.split(";")]
+        total += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+
+    def ranked(counts: dict[str, int]) -> list[tuple[str, float]]:
+        best = sorted(counts.items(), key=lambda item: -item[1])[:top]
+        return [(name, round(100 * n / total, 1)) for name, n in best]
+
+    # The entry chain (<module>, main, uvicorn.run, the loop) is on every stack: not a spot.
+    inclusive = {name: n for name, n in inclusive.items() if n < 0.99 * total}
+    return {"samples": total, "inclusive": ranked(inclusive), "self": ranked(own)}
+
+
+def print_hot_spots(spots: dict[str, Any]) -> None:
+    print(f"\nbooking-mock profile: {spots['samples']} samples of stacks holding the GIL")
+    for kind in ("inclusive", "self"):
+        scope = " (below the entry chain on every stack)" if kind == "inclusive" else ""
+        print(f"  top {len(spots[kind])} by {kind} time{scope}:")
+        for name, share in spots[kind]:
+            print(f"    {share:5.1f}%  {name}")
+
+
 # The run
 
 
@@ -466,8 +538,12 @@ def measure(
     args: argparse.Namespace,
     wrk: str,
     wrk_prefix: Sequence[str],
+    profile: Path | None = None,
 ) -> Measured:
-    """Warm the server up, then measure it, each on its own slots and clients."""
+    """Warm the server up, then measure it, each on its own slots and clients.
+
+    With profile, py-spy samples the server during the measurement into that file.
+    """
     options: dict[str, Any] = {
         "connections": args.connections,
         "threads": args.threads,
@@ -477,7 +553,12 @@ def measure(
     print(f"   warming up {args.warmup:g} s", flush=True)
     warm = run_wrk(wrk, server.url, files[0], 0, seconds=args.warmup, **options)
     print(f"   measuring {args.duration:g} s", flush=True)
-    load = run_wrk(wrk, server.url, files[1], 1, seconds=args.duration, **options)
+    spy = start_profiler(server.pid, args.duration, profile, wrk_prefix) if profile else None
+    try:
+        load = run_wrk(wrk, server.url, files[1], 1, seconds=args.duration, **options)
+    finally:
+        if spy is not None:
+            stop_profiler(spy, args.duration)
     if server.process.poll() is not None:
         raise RuntimeError(f"{name} died under load:\n{server.log_tail()}")
     print(
@@ -601,6 +682,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="",
         help="more booking-mock options, e.g. '--log-level warning' (default: none)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="record booking-mock with py-spy during the measurement into FILE (collapsed"
+        " stacks) and print its hot spots; py-spy slows the server, so compare no numbers",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument("--serve-floor", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -657,7 +745,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     notes.append(f"{len(lines):,} free slots")
                 elif files is None:
                     files = write_slot_files(synthetic_slot_lines(slugs), warmup_share, work)
-                measured = measure(name, server, files, args=args, wrk=wrk, wrk_prefix=wrk_prefix)
+                profile = args.profile if name == "booking-mock" else None
+                measured = measure(
+                    name, server, files, args=args, wrk=wrk, wrk_prefix=wrk_prefix, profile=profile
+                )
             measured.command = shlex.join(argv_).replace(str(ROOT) + "/", "")
             cpu = measured.load.cpu_percent
             if cpu["others"] >= 15:
@@ -669,6 +760,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             measured.notes = notes
             results[name] = measured
     summary = report(results, pins is not None)
+    if args.profile and "booking-mock" in results and args.profile.exists():
+        spots = hot_spots(args.profile)
+        print_hot_spots(spots)
+        summary["profile"] = {"file": str(args.profile), **spots}
     elapsed = time.monotonic() - started
     print(f"total time {elapsed:.0f} s; results in {args.out}")
     document = {
