@@ -36,13 +36,18 @@ from .dataset import Dataset, load_dataset
 from .fake import DynamicResponder, fake_hosts
 from .handlers import BookingHandlers
 from .journal import DEFAULT_SIZE, Journal, JournalMiddleware
-from .middleware import AccessLog, BodyLimit, BookingGate
-from .middleware.admin_guard import AdminGuard
+from .middleware import (
+    AccessLog,
+    AdminGuard,
+    BodyLimit,
+    BookEndpoint,
+    BookingGate,
+    ForcedResponses,
+    Latency,
+)
 from .middleware.body_limit import DEFAULT_MAX_BODY
-from .middleware.book_endpoint import BookEndpoint
 from .middleware.gate import path_pattern
-from .middleware.latency import Latency
-from .middleware.prefer import ForcedResponses, documented_responses
+from .middleware.prefer import documented_responses
 from .ratelimit import RateLimiter
 from .redis_store import RedisBookingStore
 from .specs import load_spec, openapi_dir, operation_path
@@ -176,7 +181,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             enabled=settings.admin_enabled,
             token=settings.admin_token,
         ),
-        partial(BookingGate, book_path=book_path, limiter=limiter, service=service),
+        partial(BookingGate, path_pattern=book_pattern, limiter=limiter, service=service),
         partial(
             ForcedResponses,
             path_pattern=book_pattern,

@@ -1,7 +1,19 @@
-"""The ASGI pieces around the Connexion app, one concern each."""
+"""The ASGI pieces around the Connexion app, one concern each, outermost first in app.py."""
 
 from .access_log import AccessLog
+from .admin_guard import AdminGuard
 from .body_limit import BodyLimit
+from .book_endpoint import BookEndpoint
 from .gate import BookingGate
+from .latency import Latency
+from .prefer import ForcedResponses
 
-__all__ = ["AccessLog", "BodyLimit", "BookingGate"]
+__all__ = [
+    "AccessLog",
+    "AdminGuard",
+    "BodyLimit",
+    "BookEndpoint",
+    "BookingGate",
+    "ForcedResponses",
+    "Latency",
+]

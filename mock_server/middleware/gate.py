@@ -39,12 +39,12 @@ class BookingGate:
         self,
         app: ASGIApp,
         *,
-        book_path: str,
+        path_pattern: re.Pattern[str],
         limiter: RateLimiter,
         service: BookingService,
     ) -> None:
         self.app = app
-        self.pattern = path_pattern(book_path)
+        self.pattern = path_pattern
         self.limiter = limiter
         self.service = service
 
