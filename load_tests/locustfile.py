@@ -1,8 +1,10 @@
-"""Locust entry point: ``locust -f load_tests/locustfile.py --host URL`` (see --help for ours).
+"""Locust entry point: ``locust -f load_tests/locustfile.py --host URL`` plus our options.
 
 The users book and probe the booking endpoint; the plugin's verifier judges every
 response and fails the run (exit code 1) on any rate-limit or double-booking
-violation.
+violation. Our options (``--target-profile``, ``--rate-limit``, ``--client-mode``,
+``--clients``, ``--probes``, ``--probe-pace``, ``--verdict-json``) are described in
+``load_tests/settings.py``; Locust's ``--help`` lists only its own.
 """
 
 from load_tests import plugin  # noqa: F401  (registers the arguments and the verifier)

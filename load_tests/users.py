@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 from typing import Any
 
 import gevent
@@ -98,10 +99,7 @@ class BookingUser(BookingClientUser):
     @task(1)
     def race_for_a_slot(self) -> None:
         """Several requests for one slot at once (a double click, two tabs): one 201 at most."""
-        request = self.load_run.factory.good()
-        request = BookingRequest(
-            "book: race", request.path, request.body, request.expected, request.slot, True
-        )
+        request = replace(self.load_run.factory.good(), name="book: race")
         group = Group()
         for _ in range(RACERS):
             group.spawn(self.send, request)
