@@ -562,8 +562,8 @@ class Verifier:
                         Violation.CLIENT_INTERFERENCE,
                         record,
                         f"429 after {countable} countable requests of its own in the window"
-                        f" ({own} with its 429s), while other clients were active and the"
-                        f" server accepted a client after {self._capacity_countable}",
+                        f" ({own} with its 429s) while other clients were active; the server"
+                        f" accepted clients after as many as {self._capacity_countable} of theirs",
                         count,
                     )
                 else:
