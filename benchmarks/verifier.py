@@ -238,6 +238,9 @@ def main() -> None:
     def rate(runs: list[dict[str, float]]) -> float:
         return sum(r["requests"] for r in runs) / sum(r["wall"] for r in runs)
 
+    for mode, runs in results.items():
+        rounds = ", ".join(f"{1000 * r['cpu'] / r['requests']:.3f}" for r in runs)
+        print(f"CPU s per 1,000 requests {mode} the verifier, by round: {rounds}")
     without, with_ = per_thousand(results["without"]), per_thousand(results["with"])
     print(
         f"client {args.client}, {args.users} clients, limit {args.limit} per {args.window:g} s,"
