@@ -8,6 +8,7 @@ idle unless the run collects the suite's own tests.
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,35 +40,34 @@ OTHER_RULES = {
 }
 
 
-def _add_option(group: pytest.OptionGroup, *names: str, **kwargs: object) -> None:
-    """Add an option; a name another plugin already owns (pytest-base-url's) is left to it."""
-    try:
-        group.addoption(*names, **kwargs)  # type: ignore[arg-type]
-    except ValueError:
-        group.addoption(*names[1:], **kwargs)  # type: ignore[arg-type]
+# The short names a run of the suite accepts. They become options only for such a
+# run: the plugin loads in every pytest run of the environment, and names this
+# generic must stay free for other projects' options.
+ALIASES = {
+    "--base-url": "--contract-base-url",
+    "--profile": "--contract-profile",
+    "--rate-limit": "--contract-rate-limit",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("booking-contract", "booking API contract suite")
-    _add_option(
-        group,
-        "--base-url",
+    group = parser.getgroup(
+        "booking-contract",
+        "booking API contract suite (when running it, also --base-url, --profile, --rate-limit)",
+    )
+    group.addoption(
         "--contract-base-url",
         dest="contract_base_url",
         metavar="URL",
         help="the booking API server to judge, e.g. http://127.0.0.1:8080",
     )
-    _add_option(
-        group,
-        "--profile",
+    group.addoption(
         "--contract-profile",
         dest="contract_profile",
         metavar="FILE",
         help="what the target holds (YAML); default: booking-mock's default dataset",
     )
-    _add_option(
-        group,
-        "--rate-limit",
+    group.addoption(
         "--contract-rate-limit",
         dest="contract_rate_limit",
         metavar="SPEC",
@@ -103,6 +103,32 @@ def _resolve(arg: str, invocation_dir: Path) -> str:
     return str(PACKAGE_DIR) + arg[len(PACKAGE) :]
 
 
+def _targets_suite(arg: str, invocation_dir: Path) -> bool:
+    path = (invocation_dir / arg.split("::")[0]).resolve()
+    return path.exists() and path.is_relative_to(PACKAGE_DIR)
+
+
+def _translate(args: list[str]) -> tuple[list[str], set[str]]:
+    """The short option names as the plugin's own; also the values they took."""
+    out: list[str] = []
+    values: set[str] = set()
+    index = 0
+    while index < len(args):
+        name, equals, value = args[index].partition("=")
+        if name not in ALIASES:
+            out.append(args[index])
+        elif equals:
+            out.append(f"{ALIASES[name]}={value}")
+        else:
+            out.append(ALIASES[name])
+            if index + 1 < len(args):
+                index += 1
+                out.append(args[index])
+                values.add(args[index])
+        index += 1
+    return out, values
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
@@ -111,13 +137,15 @@ def pytest_load_initial_conftests(
     here = early_config.invocation_params.dir
     positional = list(getattr(namespace, "file_or_dir", None) or [])
     resolved = [_resolve(arg, here) for arg in positional]
-    if resolved == positional:
+    if not any(_targets_suite(arg, here) for arg in resolved):
         return
-    namespace.file_or_dir = resolved
     renamed = dict(zip(positional, resolved, strict=True))
     for index, arg in enumerate(args):
         if arg in renamed and (index == 0 or args[index - 1] not in ("-k", "-m", "-p")):
             args[index] = renamed[arg]
+    args[:], values = _translate(args)
+    # Unknown to the first parse, `--base-url URL` left URL among the paths.
+    namespace.file_or_dir = [arg for arg in resolved if arg not in values]
     # The rest of the run looks for conftest files below the rootdir; the suite has none,
     # but a cwd-based confcutdir must not hide the package from pytest either.
     namespace.confcutdir = None
@@ -166,10 +194,13 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
         suite = _suite_from_options(collector.config)
         collector.config.stash[SUITE_KEY] = suite
         activate(suite)
-        # Hypothesis keeps caches in ./.hypothesis; a CI workspace is not the place.
-        from hypothesis.configuration import set_hypothesis_home_dir
-
-        set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "booking-contract-hypothesis"))
+        # Hypothesis keeps caches in ./.hypothesis; a CI workspace is not the place. It is
+        # loaded only when the fuzzing is (its pytest plugin imports it).
+        configuration = sys.modules.get("hypothesis.configuration")
+        if configuration is not None:
+            configuration.set_hypothesis_home_dir(
+                Path(tempfile.gettempdir()) / "booking-contract-hypothesis"
+            )
 
 
 SUITE_KEY = pytest.StashKey[Suite]()

@@ -255,7 +255,8 @@ class BrokenStore:
     async def add_if_free(self, booking: Any) -> bool:
         clash = self._clashes(booking)
         if self.fault == "not atomic":
-            await asyncio.sleep(0.05)  # the check and the insert are apart: a race
+            # The check and the insert are apart: wide enough that a burst always races.
+            await asyncio.sleep(0.5)
         if clash:
             return False
         self.bookings.append(booking)

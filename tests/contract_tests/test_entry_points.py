@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from contract_tests import cli
-from contract_tests.plugin import PACKAGE_DIR, _resolve
+from contract_tests.plugin import PACKAGE_DIR, _resolve, _translate
 from contract_tests.target import Exchange
 from tests.servers import serve_app
 
@@ -169,3 +169,18 @@ def test_the_curl_line_sends_the_same_request() -> None:
     assert words[words.index("--data-raw") + 1] == '{"inviteeName": "O\'Brien"}'
     assert "X-Forwarded-For: 198.18.0.1" in words
     assert "< 400" in exchange.describe()
+
+
+def test_short_option_names_become_the_plugins_own_only_for_a_run_of_the_suite() -> None:
+    args, values = _translate(
+        ["contract_tests", "--base-url", "http://x:1", "--profile=p.yaml", "--rate-limit", "5/s"]
+    )
+    assert args == [
+        "contract_tests",
+        "--contract-base-url",
+        "http://x:1",
+        "--contract-profile=p.yaml",
+        "--contract-rate-limit",
+        "5/s",
+    ]
+    assert values == {"http://x:1", "5/s"}

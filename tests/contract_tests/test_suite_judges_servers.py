@@ -123,7 +123,9 @@ class Runner:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.pool = ThreadPoolExecutor(max_workers=5)
+        # Most of a run is waiting (for a rate-limit window, a subprocess to start), so
+        # more runs than cores overlap well.
+        self.pool = ThreadPoolExecutor(max_workers=8)
         self.futures: dict[str, Future[Run]] = {}
         self.lock = threading.Lock()
 
@@ -146,6 +148,13 @@ class Runner:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        timings = sorted(
+            ((f.result().seconds, name) for name, f in self.futures.items() if f.done()),
+            reverse=True,
+        )
+        (self.root / "timings.txt").write_text(
+            "".join(f"{seconds:6.1f} s  {name}\n" for seconds, name in timings)
+        )
 
 
 def _wanted_jobs(items: list[pytest.Item]) -> list[Job]:
