@@ -12,7 +12,7 @@ from .slots import SlotLedger
 from .target import Target
 
 
-@dataclass
+@dataclass(repr=False)
 class Suite:
     base_url: str
     profile: Profile
@@ -28,6 +28,9 @@ class Suite:
         ledger = SlotLedger()
         target = Target(base_url, profile, pool, ledger)
         return cls(base_url, profile, pool, ledger, target, Probes(target))
+
+    def __repr__(self) -> str:
+        return f"<contract suite against {self.base_url}, profile {self.profile.name!r}>"
 
     def close(self) -> None:
         self.target.close()

@@ -47,6 +47,10 @@ class Exchange:
     elapsed: float
     received_at: float = field(default_factory=time.monotonic)
 
+    def __repr__(self) -> str:
+        # Assertion messages show this; the full exchange is in the report's own section.
+        return f"<{self.method} {self.url} -> {self.status}>"
+
     @property
     def headers(self) -> httpx.Headers:
         return self.response_headers
