@@ -180,7 +180,7 @@ def find_wrk(install: bool = True) -> str:
         if found:
             return found
     raise SystemExit(
-        "throughput: the load generator wrk is not installed. Install it with"
+        "The load generator wrk is not installed. Install it with"
         " `sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`, then run again."
     )
 
@@ -242,6 +242,7 @@ def run_wrk(
     prefix: Sequence[str],
     server_pid: int,
 ) -> Load:
+    """One wrk run of booking_mix.lua, with the CPU the server, wrk and others used meanwhile."""
     argv = [
         *prefix,
         wrk,
