@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -63,22 +64,29 @@ class BookingStore(Protocol):
 
 
 class MemoryBookingStore:
-    """Bookings in a dict per host.
+    """Bookings in a dict per host, with the host's busy spans in start order.
 
-    ``add_if_free`` does its check and its insert without yielding to the event
-    loop, so on one event loop no other request can slip in between.
+    A host's stored spans never overlap (each was checked on the way in), so they are
+    ordered by end as well as by start: one bisection finds the only span that could
+    overlap a new one, however many bookings the host has. ``add_if_free`` does its
+    check and its insert without yielding to the event loop, so on one event loop no
+    other request can slip in between.
     """
 
     def __init__(self) -> None:
         self._by_host: dict[str, dict[str, Booking]] = {}
+        self._spans: dict[str, list[tuple[datetime, datetime, str]]] = {}
         self._host_of: dict[str, str] = {}
 
     async def add_if_free(self, booking: Booking) -> bool:
-        bookings = self._by_host.setdefault(booking.host_slug, {})
-        for other in bookings.values():
-            if other.overlaps(booking.busy_start, booking.busy_end):
-                return False
-        bookings[booking.id] = booking
+        spans = self._spans.setdefault(booking.host_slug, [])
+        # The first span starting at or after the new span's end; the one before it is
+        # the latest-ending span that starts earlier.
+        index = bisect.bisect_left(spans, (booking.busy_end,))
+        if index and spans[index - 1][1] > booking.busy_start:
+            return False
+        spans.insert(index, (booking.busy_start, booking.busy_end, booking.id))
+        self._by_host.setdefault(booking.host_slug, {})[booking.id] = booking
         self._host_of[booking.id] = booking.host_slug
         return True
 
@@ -94,11 +102,13 @@ class MemoryBookingStore:
         host = self._host_of.pop(booking_id, None)
         if host is None:
             return False
-        del self._by_host[host][booking_id]
+        booking = self._by_host[host].pop(booking_id)
+        self._spans[host].remove((booking.busy_start, booking.busy_end, booking.id))
         return True
 
     async def clear(self) -> None:
         self._by_host.clear()
+        self._spans.clear()
         self._host_of.clear()
 
     async def ping(self) -> bool:

@@ -1,0 +1,68 @@
+"""The memory store: a host is never booked twice for overlapping spans, whatever the order."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+from mock_server.store import Booking, Invitee, MemoryBookingStore
+
+BASE = datetime(2026, 3, 16, 13, tzinfo=UTC)
+
+
+def booking(booking_id: str, start_minutes: int, length: int, host: str = "jane") -> Booking:
+    start = BASE + timedelta(minutes=start_minutes)
+    end = start + timedelta(minutes=length)
+    return Booking(
+        id=booking_id,
+        host_slug=host,
+        event_slug="call",
+        event_type_id="evt",
+        status="Confirmed",
+        start=start,
+        end=end,
+        busy_start=start,
+        busy_end=end,
+        invitee=Invitee("A", "a@example.com", "UTC"),
+        location_type="Zoom",
+        location_value="https://zoom.us/j/1",
+        created_at=BASE,
+    )
+
+
+def test_store_accepts_exactly_the_non_overlapping_spans():
+    """Against a brute-force check, for random spans in random order."""
+    rng = random.Random(7)
+
+    async def run() -> None:
+        store = MemoryBookingStore()
+        accepted: list[Booking] = []
+        for i in range(400):
+            candidate = booking(f"b{i}", rng.randrange(0, 2000, 5), rng.choice((5, 15, 30, 60)))
+            expected = not any(
+                a.busy_start < candidate.busy_end and candidate.busy_start < a.busy_end
+                for a in accepted
+            )
+            assert await store.add_if_free(candidate) is expected, candidate
+            if expected:
+                accepted.append(candidate)
+            if accepted and rng.random() < 0.1:  # cancel one now and then
+                gone = accepted.pop(rng.randrange(len(accepted)))
+                assert await store.delete(gone.id)
+        assert {b.id for b in await store.list()} == {b.id for b in accepted}
+
+    asyncio.run(run())
+
+
+def test_other_hosts_do_not_block():
+    async def run() -> list[bool]:
+        store = MemoryBookingStore()
+        return [
+            await store.add_if_free(booking("a", 0, 30, host="jane")),
+            await store.add_if_free(booking("b", 0, 30, host="john")),
+            await store.add_if_free(booking("c", 29, 30, host="jane")),
+            await store.add_if_free(booking("d", 30, 30, host="jane")),
+        ]
+
+    assert asyncio.run(run()) == [True, True, False, True]
