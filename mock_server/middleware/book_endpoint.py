@@ -23,6 +23,7 @@ from ..booking import BookingService, booking_json
 from ..errors import BookingError, InvalidRequest, UnsupportedMediaType, to_booking_error
 from ..validation import SchemaValidator, parse_json_body
 from ._send import send_error
+from .gate import match_path
 
 
 def _content_type(scope: Scope) -> tuple[str | None, str | None]:
@@ -53,7 +54,7 @@ class BookEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = None
         if scope["type"] == "http" and scope["method"] == "POST":
-            match = self.pattern.match(scope["path"])
+            match = match_path(self.pattern, scope)
         if match is None:
             await self.app(scope, receive, send)
             return

@@ -28,6 +28,13 @@ def path_pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+def match_path(pattern: re.Pattern[str], scope: Scope) -> re.Match[str] | None:
+    """Match the path as sent: in the decoded path an encoded slash (jane%2Fdoe) would
+    look like two segments, miss the endpoint, and so escape its rate limit."""
+    raw = scope.get("raw_path")
+    return pattern.match(raw.decode("latin-1") if raw else scope["path"])
+
+
 def client_ip(scope: Scope) -> str:
     """The TCP peer, or the client a trusted proxy named (set by ProxyHeadersMiddleware)."""
     client = scope.get("client")
@@ -52,7 +59,7 @@ class BookingGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        match = self.pattern.match(scope["path"])
+        match = match_path(self.pattern, scope)
         if match is None:
             await self.app(scope, receive, send)
             return

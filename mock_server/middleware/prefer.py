@@ -19,6 +19,7 @@ from ..errors import BookingError
 from ..fake import DynamicResponder
 from ..ratelimit import POLICY_NAME, RateLimiter
 from ._send import send_error
+from .gate import match_path
 
 
 class PreferError(BookingError):
@@ -77,7 +78,7 @@ class ForcedResponses:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or not self.pattern.match(scope["path"])
+            or not match_path(self.pattern, scope)
         ):
             await self.app(scope, receive, send)
             return

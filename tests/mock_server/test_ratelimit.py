@@ -83,6 +83,19 @@ def test_requests_to_unknown_slugs_count_toward_the_limit(shared_server):
         assert_error(client.post(URL, json=body()), 429)
 
 
+def test_an_encoded_slash_in_a_slug_does_not_escape_the_limit(shared_server):
+    base = shared_server(rate_limit="3/minute")
+    with client_at(base) as client:
+        sneaky = [
+            client.post("/api/public/scheduling/jane%2Fdoe/30min-call/book", json=body())
+            for _ in range(3)
+        ]
+        assert [r.status_code for r in sneaky] == [404] * 3
+        assert all(r.json()["error"] == "User not found." for r in sneaky)
+        assert all("RateLimit" in r.headers for r in sneaky)
+        assert_error(client.post(URL, json=body()), 429)
+
+
 @pytest.mark.parametrize("status_request", ["invalid", "honeypot"])
 def test_every_outcome_counts(shared_server, status_request):
     base = shared_server(rate_limit="2/minute")
