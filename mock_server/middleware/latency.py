@@ -8,6 +8,8 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .prefer import parse_prefer
+
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)(ms|s)?\s*(?:-\s*(\d+(?:\.\d+)?)(ms|s)?\s*)?$")
 
 
@@ -28,16 +30,14 @@ def parse_latency(text: str) -> tuple[float, float]:
 
 
 def prefer_latency(scope: Scope) -> tuple[float, float] | None:
-    for name, value in scope["headers"]:
-        if name == b"prefer":
-            for part in re.split(r"[,;]", value.decode("latin-1")):
-                key, _, setting = part.strip().partition("=")
-                if key.strip().lower() == "latency":
-                    try:
-                        return parse_latency(setting.strip().strip('"'))
-                    except ValueError:
-                        return None
-    return None
+    """A ``Prefer: latency=300ms`` of this request, read with the Prefer grammar of prefer.py."""
+    setting = parse_prefer(scope).get("latency")
+    if setting is None:
+        return None
+    try:
+        return parse_latency(setting)
+    except ValueError:
+        return None
 
 
 class Latency:

@@ -9,19 +9,9 @@ import httpx
 
 from tests.servers import free_port, serve_process, wait_ready
 
-EXAMPLE = {
-    "startTime": "2026-03-16T14:00:00Z",
-    "endTime": "2026-03-16T14:30:00Z",
-    "inviteeName": "Alex Johnson",
-    "inviteeEmail": "alex@example.com",
-    "inviteePhone": "+1-555-0123",
-    "inviteeTimezone": "America/New_York",
-    "inviteeLocale": "en",
-    "customFields": {"company": "Acme Inc."},
-    "inviteeNotes": "Looking forward to discussing the project.",
-    "source": "BookingPage",
-    "honeypotValue": "",
-}
+from .test_rules import body
+
+EXAMPLE = body()  # the API document's example request
 
 
 def test_pinned_clock_books_the_api_documents_example(tmp_path):
