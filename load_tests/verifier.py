@@ -186,8 +186,8 @@ def parse_retry_after(value: str | None, date: str | None = None) -> float | Non
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(int(value))
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to RFC 9110
+        return float(value)
     try:
         when = parsedate_to_datetime(value)
         now = parsedate_to_datetime(date) if date else None
@@ -204,16 +204,22 @@ class _Refusal:
     """A 429 the verifier remembers: to judge it, and for the promise its Retry-After made."""
 
     __slots__ = (
+        "client",
         "counted_send",
         "delay",
         "possibly_counted",
         "possibly_refused",
         "promise",
+        "received",
         "record",
+        "sent",
     )
 
-    def __init__(self, record: Record, delay: float | None) -> None:
+    def __init__(self, client: _Client, record: Record, delay: float | None) -> None:
+        self.client = client
         self.record = record
+        self.sent = record.sent
+        self.received = record.received
         self.delay = delay
         # The earlier 429 whose Retry-After had run out when this request was sent.
         self.promise: _Refusal | None = None
@@ -245,7 +251,9 @@ class _Client:
         self.received: list[float] = []
         self.sent: list[float] = []
         self.certain: list[bool] = []
-        self.refusals: deque[_Refusal] = deque(maxlen=limit + 1)
+        # The latest 429s' (send, receive) times: plain floats, which the cyclic garbage
+        # collector does not have to walk, unlike the records themselves.
+        self.refusals: deque[tuple[float, float]] = deque(maxlen=limit + 1)
         self.pending: deque[_Refusal] = deque()
         # The 429 whose Retry-After runs out first, among those after which nothing
         # countable has completed yet: the promise the next requests are held to.
@@ -273,9 +281,11 @@ class Verifier:
         self.tolerance = tolerance
         self.slack = slack
         self._clients: dict[str, _Client] = {}
-        self._pending: deque[tuple[_Client, _Refusal]] = deque()
+        self._pending: deque[_Refusal] = deque()
         self._watermark = -math.inf
         self._max_latency = 0.0
+        # 429s received before this instant are judged: _watermark - _grace().
+        self._horizon = -math.inf
         self._start = math.inf
         self._requests = 0
         self._inconclusive = 0
@@ -290,18 +300,22 @@ class Verifier:
 
     def feed(self, record: Record) -> None:
         """Take one record; judges whatever became judgeable."""
-        client = self._clients.get(record.client)
+        # One record per request of a load run: this path is kept lean (see
+        # benchmarks/verifier.py for what it costs the load generator).
+        name, sent, received, status = record[0], record[1], record[2], record[3]
+        client = self._clients.get(name)
         if client is None:
-            client = self._clients[record.client] = _Client(record.client, self.limit)
+            client = self._clients[name] = _Client(name, self.limit)
         self._requests += 1
         summary = client.summary
         summary.requests += 1
-        sent, received = record.sent, record.received
-        self._start = min(self._start, sent)
-        self._max_latency = max(self._max_latency, received - sent)
-        self._watermark = max(self._watermark, received)
+        if sent < self._start:
+            self._start = sent
+        if received - sent > self._max_latency or received > self._watermark:
+            self._max_latency = max(self._max_latency, received - sent)
+            self._watermark = max(self._watermark, received)
+            self._horizon = self._watermark - self._grace()
 
-        status = record.status
         if status == 429:
             summary.refused += 1
             self._refused(client, record)
@@ -312,18 +326,22 @@ class Verifier:
                 self._find(Violation.CONNECTION_ERROR, record, f"no response{detail}")
             else:
                 self._find(Violation.SERVER_ERROR, record, f"status {status}")
-            self._countable(client, record, certain=False)
+            self._countable(client, sent, received, certain=False)
         else:
             summary.accepted += 1
-            self._countable(client, record, certain=True)
+            self._check_window(client, record)
+            self._countable(client, sent, received, certain=True)
             if status == 201 and record.slot is not None:
                 summary.booked += 1
                 self._booked(record)
-        self._judge_due()
+        pending = self._pending
+        while pending and pending[0].received < self._horizon:
+            self._judge_next()
 
     def feed_many(self, records: Iterable[Record]) -> None:
+        feed = self.feed
         for record in records:
-            self.feed(record)
+            feed(record)
 
     def finish(self, *, complete: bool = True) -> Verdict:
         """Judge what is left and return the verdict.
@@ -334,11 +352,11 @@ class Verifier:
         """
         horizon = self._watermark - self._grace() if not complete else math.inf
         while self._pending:
-            client, refusal = self._pending[0]
-            if refusal.record.received > horizon:
+            refusal = self._pending[0]
+            if refusal.received > horizon:
                 self._inconclusive += 1
                 self._pending.popleft()
-                client.pending.popleft()
+                refusal.client.pending.popleft()
                 continue
             self._judge_next()
         self._classify_under_limit()
@@ -357,52 +375,66 @@ class Verifier:
 
     # The rules
 
-    def _countable(self, client: _Client, record: Record, *, certain: bool) -> None:
-        sent, received = record.sent, record.received
+    def _countable(self, client: _Client, sent: float, received: float, *, certain: bool) -> None:
         window, tol = self.window, self.tolerance
         # It may have been counted before a 429 still waiting for judgement, or used
         # up the slot that 429's promise was about.
         for refusal in client.pending:
-            r = refusal.record
-            if sent < r.received + tol and received > r.sent - window - tol:
+            if sent < refusal.received + tol and received > refusal.sent - window - tol:
                 refusal.possibly_counted += 1
             _spend(refusal.promise, sent, received)
-        _spend(client.promise, sent, received)
-        if client.promise is not None and client.promise.counted_send < math.inf:
-            client.promise = None
-        if certain:
-            self._check_window(client, record)
-        index = bisect_right(client.received, received)
-        client.received.insert(index, received)
-        client.sent.insert(index, sent)
-        client.certain.insert(index, certain)
+        promise = client.promise
+        if promise is not None:
+            _spend(promise, sent, received)
+            if promise.counted_send < math.inf:
+                client.promise = None
+        receipts = client.received
+        if not receipts or received >= receipts[-1]:
+            receipts.append(received)
+            client.sent.append(sent)
+            client.certain.append(certain)
+        else:
+            index = bisect_right(receipts, received)
+            receipts.insert(index, received)
+            client.sent.insert(index, sent)
+            client.certain.insert(index, certain)
         self._forget_old(client)
 
     def _check_window(self, client: _Client, record: Record) -> None:
         """More than the limit accepted: this one and the limit others sent last."""
         sent, received = record.sent, record.received
-        window, tol = self.window, self.tolerance
-        countable = list(zip(client.sent, client.received, client.certain, strict=True))
+        limit, reach = self.limit, self.window - self.tolerance
+        # Only requests sent less than a window before this one was received can share
+        # a window with it; none of them was received earlier than they were sent.
+        cutoff = received - reach
+        receipts, sends, certain = client.received, client.sent, client.certain
+        near: list[tuple[float, float]] = []
         before = 0
-        for s, r, certain in countable:
-            if certain and r <= sent and received - s < window - tol:
-                before += 1
-        refused_before = sum(
-            1
-            for q in client.refusals
-            if q.record.received <= sent and received - q.record.sent < window - tol
-        )
-        self._capacity_countable = max(self._capacity_countable, before)
-        self._capacity_all = max(self._capacity_all, before + refused_before)
-        client.summary.peak = max(client.summary.peak, before + 1)
+        for index in range(bisect_right(receipts, cutoff), len(receipts)):
+            s = sends[index]
+            if s > cutoff and certain[index]:
+                r = receipts[index]
+                near.append((s, r))
+                if r <= sent:
+                    before += 1
+        refused_before = 0
+        for q_sent, q_received in client.refusals:
+            if q_received <= sent and q_sent > cutoff:
+                refused_before += 1
+        if before > self._capacity_countable:
+            self._capacity_countable = before
+        if before + refused_before > self._capacity_all:
+            self._capacity_all = before + refused_before
+        if before >= client.summary.peak:
+            client.summary.peak = before + 1
 
-        certain_ones = [(s, r) for s, r, certain in countable if certain]
-        if len(certain_ones) < self.limit:
+        if len(near) < limit:
             return
-        others = heapq.nlargest(self.limit, certain_ones)
+        # The limit others sent last: the tightest span they can make with this one.
+        others = heapq.nlargest(limit, near) if len(near) > limit else near
         first = min(sent, min(s for s, _ in others))
         last = max(received, max(r for _, r in others))
-        if last - first < window - tol:
+        if last - first < reach:
             self._find(
                 Violation.LIMIT_EXCEEDED,
                 record,
@@ -412,76 +444,74 @@ class Verifier:
             )
 
     def _refused(self, client: _Client, record: Record) -> None:
-        delay = parse_retry_after(record.headers.get("retry-after"), record.headers.get("date"))
+        headers = record.headers
+        raw = headers.get("retry-after")
+        if raw is not None and raw.isascii() and raw.isdigit():
+            delay: float | None = float(raw)  # the usual form, parsed here for speed
+        else:
+            delay = parse_retry_after(raw, headers.get("date"))
+        summary = client.summary
         if delay is None:
-            raw = record.headers.get("retry-after")
             shown = "missing" if raw is None else f"{raw!r}"
             self._find(Violation.RETRY_AFTER_INVALID, record, f"Retry-After {shown}")
-        else:
-            summary = client.summary
-            summary.max_retry_after = max(summary.max_retry_after or 0.0, delay)
-        refusal = _Refusal(record, delay)
-        sent, received = record.sent, record.received
+        elif summary.max_retry_after is None or delay > summary.max_retry_after:
+            summary.max_retry_after = delay
+        refusal = _Refusal(client, record, delay)
+        sent, received = refusal.sent, refusal.received
         window, tol = self.window, self.tolerance
         latest, earliest = received + tol, sent - window - tol
         # Countable requests received in the window before this one completed may have
         # been counted first; so may later-received ones sent while it was in flight.
         receipts, sends = client.received, client.sent
-        first, done = bisect_right(receipts, earliest), bisect_right(receipts, received)
-        counted = max(0, done - first)
-        for index in range(max(first, done), len(receipts)):
+        first = bisect_right(receipts, earliest)
+        done = bisect_right(receipts, received, first)
+        counted = done - first
+        total = len(receipts)
+        for index in range(done, total):
             if sends[index] < latest:
                 counted += 1
         refusal.possibly_counted = counted
         # Countable requests that completed after this one was sent.
-        after = bisect_right(receipts, sent)
-        if after < len(receipts):
+        after = bisect_right(receipts, sent, first, done)
+        if after < total:
             refusal.counted_send = min(sends[after:])
         if counted < self.limit:
             # Only 429s under the limit need the client's own 429s counted (rare with a
             # correct target, so not done for every 429).
             refused = 0
-            for q in client.refusals:
-                other = q.record
-                if other.sent < latest and other.received > earliest:
+            for q_sent, q_received in client.refusals:
+                if q_sent < latest and q_received > earliest:
                     refused += 1
             refusal.possibly_refused = refused
         # Earlier 429s still waiting may have this one in their window (concurrency
         # within one client); newest first, stopping where none can.
         for waiting in reversed(client.pending):
-            if waiting.record.received + tol < sent:
+            if waiting.received + tol < sent:
                 break
-            if sent < waiting.record.received + tol:
+            if sent < waiting.received + tol:
                 waiting.possibly_refused += 1
         promise = client.promise
-        if (
-            promise is not None
-            and promise.record.sent < sent
-            and promise.record.received + (promise.delay or 0.0) <= sent - tol
-        ):
-            refusal.promise = promise
-        if delay is not None and (
-            promise is None or received + delay < promise.record.received + (promise.delay or 0.0)
-        ):
+        if promise is not None:
+            promised = promise.received + (promise.delay or 0.0)
+            if promise.sent < sent and promised <= sent - tol:
+                refusal.promise = promise
+            if delay is not None and received + delay < promised:
+                client.promise = refusal
+        elif delay is not None:
             client.promise = refusal
-        client.refusals.append(refusal)
+        client.refusals.append((sent, received))
         client.pending.append(refusal)
-        self._pending.append((client, refusal))
+        self._pending.append(refusal)
 
     def _grace(self) -> float:
         return self._max_latency + self.slack
 
-    def _judge_due(self) -> None:
-        horizon = self._watermark - self._grace()
-        while self._pending and self._pending[0][1].record.received < horizon:
-            self._judge_next()
-
     def _judge_next(self) -> None:
-        client, refusal = self._pending.popleft()
+        refusal = self._pending.popleft()
+        client = refusal.client
         client.pending.popleft()
-        record = refusal.record
         if refusal.possibly_counted < self.limit:
-            others = self._other_traffic(client, record)
+            others = self._other_traffic(client, refusal.record)
             key = (
                 refusal.possibly_counted,
                 min(refusal.possibly_counted + refusal.possibly_refused, 2 * self.limit + 1),
@@ -489,53 +519,55 @@ class Verifier:
             )
             entry = client.under_limit.get(key)
             if entry is None:
-                client.under_limit[key] = [1, record]
+                client.under_limit[key] = [1, refusal.record]
             else:
                 entry[0] += 1
         elif refusal.delay is not None:
             self._check_retry_after_length(client, refusal)
-        self._check_promises(client, refusal)
+        earlier = refusal.promise
+        # A 429 for a request sent after an earlier Retry-After ran out, with nothing
+        # countable sent before this request completed that may have taken the slot.
+        if (
+            earlier is not None
+            and earlier.delay is not None
+            and earlier.counted_send >= refusal.received
+        ):
+            record = refusal.record
+            self._find(
+                Violation.RETRY_REFUSED,
+                record,
+                f"sent {record.sent - earlier.received:.2f} s after a 429 with"
+                f" Retry-After {earlier.delay:g} s (received {self._at(earlier.received)}),"
+                " with nothing else counted in between",
+            )
 
     def _check_retry_after_length(self, client: _Client, refusal: _Refusal) -> None:
         """The latest the oldest counted request can age out, against the promise."""
-        record = refusal.record
         assert refusal.delay is not None
+        sent, received = refusal.sent, refusal.received
         # The limit-th latest instant among the countable requests sent before this one
         # completed (received later: counted at the latest when this one was).
         receipts, sends = client.received, client.sent
-        done = bisect_right(receipts, record.received)
-        later = sum(1 for index in range(done, len(receipts)) if sends[index] < record.received)
+        done = bisect_right(receipts, received)
+        later = 0
+        for index in range(done, len(receipts)):
+            if sends[index] < received:
+                later += 1
         needed = self.limit - later
         if needed <= 0:
-            frees_by = record.received + self.window
+            frees_by = received + self.window
         elif done - needed < 0:
             return  # forgotten already: cannot tell
         else:
             frees_by = receipts[done - needed] + self.window
         # delay-seconds are whole seconds, so an honest value may round up by one.
-        if record.sent + refusal.delay > frees_by + 1 + self.tolerance:
-            needed = max(0.0, frees_by - record.sent)
+        if sent + refusal.delay > frees_by + 1 + self.tolerance:
             self._find(
                 Violation.RETRY_AFTER_TOO_LONG,
-                record,
+                refusal.record,
                 f"Retry-After {refusal.delay:g} s, but a request is free again within"
-                f" {needed:.2f} s",
+                f" {max(0.0, frees_by - sent):.2f} s",
             )
-
-    def _check_promises(self, client: _Client, refusal: _Refusal) -> None:
-        """A 429 for a request sent after an earlier Retry-After ran out."""
-        record = refusal.record
-        earlier = refusal.promise
-        # Anything countable sent before this request completed may have taken the slot.
-        if earlier is None or earlier.delay is None or earlier.counted_send < record.received:
-            return
-        self._find(
-            Violation.RETRY_REFUSED,
-            record,
-            f"sent {record.sent - earlier.record.received:.2f} s after a 429 with"
-            f" Retry-After {earlier.delay:g} s (received {self._at(earlier.record.received)}),"
-            " with nothing else counted in between",
-        )
 
     def _other_traffic(self, client: _Client, record: Record) -> bool:
         since = record.sent - self.window
@@ -632,7 +664,7 @@ def verify(records: Iterable[Record], limit: int, window: float, **options: floa
 
 def _spend(promise: _Refusal | None, sent: float, received: float) -> None:
     """A countable request that completed after the promise's 429 was sent."""
-    if promise is not None and received > promise.record.sent and sent < promise.counted_send:
+    if promise is not None and received > promise.sent and sent < promise.counted_send:
         promise.counted_send = sent
 
 

@@ -157,7 +157,8 @@ def test_a_missing_retry_after_is_found():
     assert found == {Violation.RETRY_AFTER_INVALID}
 
 
-@pytest.mark.parametrize("value", [None, "", "soon", "-3", "1.5"])
+# "²" and "٣" are digits to str.isdigit but not the ASCII DIGITs RFC 9110 asks for.
+@pytest.mark.parametrize("value", [None, "", "soon", "-3", "1.5", "²", "\u0663"])
 def test_an_invalid_retry_after_value_is_found(value):
     headers = {} if value is None else {"retry-after": value}
     records = [Record("a", 0.0, 0.01, 429, headers)]
