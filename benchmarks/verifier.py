@@ -1,13 +1,15 @@
 """What the rate-limit verifier costs the load generator: CPU with and without it, at a fixed rate.
 
-    python benchmarks/verifier.py [--rate 1000] [--seconds 15] [--client requests|fast]
+    python benchmarks/verifier.py [--rate 1000] [--rounds 6] [--control 2] [--out FILE]
 
 Starts a small target in a subprocess (gevent, a correct moving-window limiter per
-``X-Forwarded-For`` client, canned 201/400/429 answers), then runs Locust in this
-process at a fixed request rate (``constant_throughput``), alternately with the
-verifier plugged into the request event exactly as the locustfile plugs it, and
-without. It prints the achieved rate, the generator's CPU seconds per 1,000
-requests both ways, and the ratio. The target is 10% at 1,000 requests/s.
+``X-Forwarded-For`` client, canned 201/400/429 answers). Then, round after round, two
+Locust generators run at the same time against it, each in a process of its own at a
+fixed request rate (``constant_throughput``) with clients of its own: one with the
+verifier plugged into the request event exactly as the locustfile plugs it, one
+without. Each pair gives the ratio of their CPU seconds per 1,000 requests; the cost
+is the median ratio minus one. Control pairs, without the verifier in either, show
+the method's noise. The target is under 10% at 1,000 requests/s.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import math
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 BOOK_PATH = "/api/public/scheduling/jane-doe/30min-call/book"
+TARGET = 0.10  # the verifier's cost, as a share of the generator's CPU
 
 
 # The target
@@ -96,7 +100,8 @@ def generate(host: str, args: argparse.Namespace, *, with_verifier: bool) -> dic
     base = FastHttpUser if args.client == "fast" else HttpUser
     per_user = args.rate / args.users
     body = json.dumps({"startTime": "2026-03-16T14:00:00Z", "inviteeName": "A"}).encode()
-    numbers = iter(range(10**9))
+    # Clients of their own: the target remembers the clients of earlier runs.
+    numbers = iter(range(args.first_client, 10**9))
     slots = iter(range(10**9))  # every booking a slot of its own
 
     class BenchmarkUser(base):  # type: ignore[misc, valid-type]
@@ -177,15 +182,158 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
+def start_child(
+    mode: str, port: int, first_client: int, args: argparse.Namespace, env: dict[str, str]
+) -> subprocess.Popen[str]:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        *("--mode", mode, "--host", f"http://127.0.0.1:{port}"),
+        *("--limit", str(args.limit), "--window", str(args.window)),
+        *("--rate", str(args.rate), "--seconds", str(args.seconds)),
+        *("--ramp", str(args.ramp), "--users", str(args.users)),
+        *("--client", args.client, "--first-client", str(first_client)),
+    ]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish_child(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise RuntimeError("a generator run did not finish in time") from None
+    if process.returncode != 0:
+        raise RuntimeError(f"a generator run failed:\n{err[-2000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def per_thousand(run: dict[str, Any]) -> float:
+    """The generator's CPU seconds per 1,000 requests."""
+    return 1000 * run["cpu"] / run["requests"]
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Pairs of generators running at the same time against one target.
+
+    Both runs of a pair share the machine's state of the moment (frequency, other
+    load, the target's speed), which sequential runs do not: here that drift moves
+    CPU per request by 20% from one run to the next. So each pair gives one ratio,
+    and control pairs, both without the verifier, show what the method cannot resolve.
+    """
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    limits = ["--limit", str(args.limit), "--window", str(args.window)]
+    here = str(Path(__file__).resolve())
+    server = subprocess.Popen([sys.executable, here, "--serve", str(port), *limits], env=env)
+    pairs = [("with", "without")] * args.rounds + [("without", "without")] * args.control
+    rounds: list[dict[str, Any]] = []
+    try:
+        wait_ready(port)
+        timeout = args.ramp + args.seconds + 60
+        for number, modes in enumerate(pairs):
+            # Which one starts first alternates; each has clients of its own.
+            order = modes if number % 2 == 0 else modes[::-1]
+            first = 2 * number * args.users
+            processes = [
+                start_child(mode, port, first + i * args.users, args, env)
+                for i, mode in enumerate(order)
+            ]
+            results = [finish_child(process, timeout) for process in processes]
+            if order != modes:
+                results.reverse()
+            a, b = results
+            rounds.append(
+                {
+                    "kind": "verifier" if modes[0] == "with" else "control",
+                    "with" if modes[0] == "with" else "a": a,
+                    "without" if modes[0] == "with" else "b": b,
+                    "ratio": per_thousand(a) / per_thousand(b),
+                }
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return summarise(rounds, args)
+
+
+def summarise(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    verifier = [r for r in rounds if r["kind"] == "verifier"]
+    control = [r for r in rounds if r["kind"] == "control"]
+    ratios = [r["ratio"] for r in verifier]
+    runs = [r[k] for r in rounds for k in ("with", "without", "a", "b") if k in r]
+    with_runs = [r["with"] for r in verifier]
+    inside = sum(r["in_verifier"] for r in with_runs) / sum(r["cpu"] for r in with_runs)
+    return {
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "users": args.users,
+        "client": args.client,
+        "limit": args.limit,
+        "window": args.window,
+        "rounds": rounds,
+        "achieved_rate_min": min(r["requests"] / r["wall"] for r in runs),
+        "cost_median": statistics.median(ratios) - 1,
+        "cost_min": min(ratios) - 1,
+        "cost_max": max(ratios) - 1,
+        "control_ratios": [r["ratio"] for r in control],
+        "cost_inside": inside,
+        "violations": sorted({v for r in with_runs for v in r["violations"]}),
+    }
+
+
+def report(summary: dict[str, Any], target: float) -> None:
+    print(
+        f"client {summary['client']}, {summary['users']} clients, limit {summary['limit']} per"
+        f" {summary['window']:g} s, {summary['rate']:g} requests/s per generator,"
+        f" {summary['seconds']:g} s measured per run; two generators at a time"
+    )
+    print("round  pair                  CPU s per 1,000 requests   ratio")
+    for number, r in enumerate(summary["rounds"], 1):
+        if r["kind"] == "verifier":
+            pair, a, b = "with / without", r["with"], r["without"]
+        else:
+            pair, a, b = "without / without", r["a"], r["b"]
+        print(
+            f"{number:>5}  {pair:<20}  {per_thousand(a):.3f} / {per_thousand(b):.3f}"
+            f"              {r['ratio']:.3f}"
+        )
+    print(f"slowest generator run: {summary['achieved_rate_min']:.0f} requests/s")
+    if summary["achieved_rate_min"] < 0.95 * summary["rate"]:
+        print("warning: a generator fell behind the rate; the machine is too busy to measure")
+    if summary["control_ratios"]:
+        spread = max(abs(r - 1) for r in summary["control_ratios"])
+        print(f"control pairs (no verifier in either): ratios within {100 * spread:.1f}% of 1")
+    print(
+        f"verifier cost, A/B: {100 * summary['cost_median']:+.1f}% of the generator's CPU"
+        f" (median of {len(summary['rounds']) - len(summary['control_ratios'])} pairs;"
+        f" {100 * summary['cost_min']:+.1f}% to {100 * summary['cost_max']:+.1f}%)"
+    )
+    print(
+        f"verifier cost, measured inside the run: {100 * summary['cost_inside']:.1f}%"
+        " of the generator's CPU"
+    )
+    if summary["violations"]:
+        print(f"warning: the verifier found violations: {summary['violations']}")
+    met = "met" if summary["cost_median"] < target else "NOT met"
+    print(f"target: under {100 * target:g}% at {summary['rate']:g} requests/s: {met}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=1000, help="requests per second")
-    parser.add_argument("--seconds", type=float, default=15, help="measured time per run")
+    parser.add_argument("--seconds", type=float, default=10, help="measured time per run")
     parser.add_argument("--ramp", type=float, default=3, help="seconds before measuring")
     parser.add_argument("--users", type=int, default=100, help="users, one client each")
     parser.add_argument("--limit", type=int, default=15)
     parser.add_argument("--window", type=int, default=60, help="seconds")
-    parser.add_argument("--rounds", type=int, default=3, help="runs each way, alternating")
+    parser.add_argument("--rounds", type=int, default=6, help="pairs with and without")
+    parser.add_argument(
+        "--control", type=int, default=2, help="pairs without the verifier in either"
+    )
     parser.add_argument(
         "--client",
         choices=["requests", "fast"],
@@ -193,9 +341,11 @@ def main() -> None:
         help="Locust's HttpUser (requests) or FastHttpUser; the cheaper client makes the"
         " verifier's share larger (default: %(default)s)",
     )
+    parser.add_argument("--out", type=Path, help="also write the numbers as JSON")
     parser.add_argument("--mode", choices=["with", "without"], help=argparse.SUPPRESS)
     parser.add_argument("--host", help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--first-client", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.limit, args.window)
@@ -203,60 +353,12 @@ def main() -> None:
     if args.mode:
         child(args)
         return
-
-    port = free_port()
-    here = str(Path(__file__).resolve())
-    env = {**os.environ, "PYTHONPATH": str(Path(here).parent.parent)}
-    limits = ["--limit", str(args.limit), "--window", str(args.window)]
-    server = subprocess.Popen([sys.executable, here, "--serve", str(port), *limits], env=env)
-    try:
-        wait_ready(port)
-        results: dict[str, list[dict[str, float]]] = {"without": [], "with": []}
-        for _ in range(args.rounds):
-            for mode in ("without", "with"):
-                command = [
-                    sys.executable,
-                    here,
-                    "--mode",
-                    mode,
-                    "--host",
-                    f"http://127.0.0.1:{port}",
-                    *limits,
-                    *("--rate", str(args.rate), "--seconds", str(args.seconds)),
-                    *("--ramp", str(args.ramp), "--users", str(args.users)),
-                    *("--client", args.client),
-                ]
-                out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-                results[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-    def per_thousand(runs: list[dict[str, float]]) -> float:
-        return 1000 * sum(r["cpu"] for r in runs) / sum(r["requests"] for r in runs)
-
-    def rate(runs: list[dict[str, float]]) -> float:
-        return sum(r["requests"] for r in runs) / sum(r["wall"] for r in runs)
-
-    for mode, runs in results.items():
-        rounds = ", ".join(f"{1000 * r['cpu'] / r['requests']:.3f}" for r in runs)
-        print(f"CPU s per 1,000 requests {mode} the verifier, by round: {rounds}")
-    without, with_ = per_thousand(results["without"]), per_thousand(results["with"])
-    print(
-        f"client {args.client}, {args.users} clients, limit {args.limit} per {args.window:g} s,"
-        f" target rate {args.rate:g}/s, {args.rounds} x {args.seconds:g} s each way"
-    )
-    print(
-        f"without verifier: {rate(results['without']):7.1f} requests/s,"
-        f" {without:.3f} CPU s per 1,000 requests"
-    )
-    print(
-        f"with verifier:    {rate(results['with']):7.1f} requests/s,"
-        f" {with_:.3f} CPU s per 1,000 requests"
-    )
-    print(f"verifier cost, A/B: {100 * (with_ / without - 1):+.1f}% of the generator's CPU")
-    inside = sum(r["in_verifier"] for r in results["with"]) / sum(r["cpu"] for r in results["with"])
-    print(f"verifier cost, measured inside the run: {100 * inside:.1f}% of the generator's CPU")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    summary = measure(args)
+    report(summary, TARGET)
+    if args.out:
+        args.out.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

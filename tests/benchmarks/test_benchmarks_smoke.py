@@ -47,3 +47,32 @@ def test_throughput_measures_booking_mock_and_the_floor(tmp_path: Path) -> None:
     mock_status = servers["booking-mock"]["load"]["status"]
     assert mock_status.get("201", 0) > 0 and mock_status.get("400", 0) > 0, mock_status
     assert servers["floor"]["load"]["status"].keys() == {"201"}
+
+
+VERIFIER_SCRIPT = SCRIPT.parent / "verifier.py"
+
+
+def test_verifier_benchmark_pairs_runs_with_and_without_the_verifier(tmp_path: Path) -> None:
+    out = tmp_path / "verifier.json"
+    command = [
+        sys.executable,
+        str(VERIFIER_SCRIPT),
+        *("--rate=200", "--seconds=2", "--ramp=1", "--users=10"),
+        *("--rounds=1", "--control=1", f"--out={out}"),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "verifier cost, A/B" in run.stdout
+
+    summary = json.loads(out.read_text())
+    kinds = [r["kind"] for r in summary["rounds"]]
+    assert kinds == ["verifier", "control"]
+    verifier_round = summary["rounds"][0]
+    for side in ("with", "without"):
+        assert verifier_round[side]["requests"] > 0, side
+        assert verifier_round[side]["cpu"] > 0, side
+    # Only the run with the verifier spent time in it, and it judged the target correct.
+    assert verifier_round["with"]["in_verifier"] > 0
+    assert verifier_round["without"]["in_verifier"] == 0
+    assert summary["violations"] == []
+    assert summary["cost_median"] == pytest.approx(verifier_round["ratio"] - 1)
