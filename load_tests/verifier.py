@@ -311,10 +311,14 @@ class Verifier:
         summary.requests += 1
         if sent < self._start:
             self._start = sent
-        if received - sent > self._max_latency or received > self._watermark:
-            self._max_latency = max(self._max_latency, received - sent)
-            self._watermark = max(self._watermark, received)
-            self._horizon = self._watermark - self._grace()
+        if received > self._watermark:
+            self._watermark = received
+            if received - sent > self._max_latency:
+                self._max_latency = received - sent
+            self._horizon = received - self._max_latency - self.slack
+        elif received - sent > self._max_latency:
+            self._max_latency = received - sent
+            self._horizon = self._watermark - self._max_latency - self.slack
 
         if status == 429:
             summary.refused += 1
