@@ -302,7 +302,7 @@ class Verifier:
         """Take one record; judges whatever became judgeable."""
         # One record per request of a load run: this path is kept lean (see
         # benchmarks/verifier.py for what it costs the load generator).
-        name, sent, received, status = record[0], record[1], record[2], record[3]
+        name, sent, received, status = record.client, record.sent, record.received, record.status
         client = self._clients.get(name)
         if client is None:
             client = self._clients[name] = _Client(name, self.limit)
