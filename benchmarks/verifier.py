@@ -15,6 +15,7 @@ the method's noise. The target is under 10% at 1,000 requests/s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -22,11 +23,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from argparse import Namespace
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 BOOK_PATH = "/api/public/scheduling/jane-doe/30min-call/book"
 TARGET = 0.10  # the verifier's cost, as a share of the generator's CPU
@@ -183,7 +185,12 @@ def child(args: argparse.Namespace) -> None:
 
 
 def start_child(
-    mode: str, port: int, first_client: int, args: argparse.Namespace, env: dict[str, str]
+    mode: str,
+    port: int,
+    first_client: int,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    log: IO[str],
 ) -> subprocess.Popen[str]:
     command = [
         sys.executable,
@@ -194,20 +201,19 @@ def start_child(
         *("--ramp", str(args.ramp), "--users", str(args.users)),
         *("--client", args.client, "--first-client", str(first_client)),
     ]
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    # Its log to a file: two generators writing to pipes read one after the other
+    # could fill one and stall it mid-measurement.
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
 
 
-def finish_child(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+def finish_child(process: subprocess.Popen[str], log: IO[str], timeout: float) -> dict[str, Any]:
     try:
-        out, err = process.communicate(timeout=timeout)
+        out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
         raise RuntimeError("a generator run did not finish in time") from None
     if process.returncode != 0:
-        raise RuntimeError(f"a generator run failed:\n{err[-2000:]}")
+        log.seek(0)
+        raise RuntimeError(f"a generator run failed:\n{log.read()[-2000:]}")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -238,11 +244,22 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             # Which one starts first alternates; each has clients of its own.
             order = modes if number % 2 == 0 else modes[::-1]
             first = 2 * number * args.users
-            processes = [
-                start_child(mode, port, first + i * args.users, args, env)
-                for i, mode in enumerate(order)
-            ]
-            results = [finish_child(process, timeout) for process in processes]
+            with contextlib.ExitStack() as stack:
+                logs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in order]
+                processes = [
+                    start_child(mode, port, first + i * args.users, args, env, logs[i])
+                    for i, mode in enumerate(order)
+                ]
+                try:
+                    results = [
+                        finish_child(process, log, timeout)
+                        for process, log in zip(processes, logs, strict=True)
+                    ]
+                finally:
+                    for process in processes:  # a failed or stuck pair: stop both
+                        if process.poll() is None:
+                            process.kill()
+                            process.wait()
             if order != modes:
                 results.reverse()
             a, b = results
