@@ -55,6 +55,37 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="the server does not trust X-Forwarded-For from this machine",
     )
+    sharing = parser.add_mutually_exclusive_group()
+    sharing.add_argument(
+        "--dedicated-target",
+        dest="dedicated",
+        action="store_const",
+        const=True,
+        help="only this run books on the server (default for a loopback URL)",
+    )
+    sharing.add_argument(
+        "--shared-target",
+        dest="dedicated",
+        action="store_const",
+        const=False,
+        help="others book on the server too, e.g. staging (default for other URLs)",
+    )
+    control = parser.add_mutually_exclusive_group()
+    control.add_argument(
+        "--control-api",
+        dest="control_api",
+        action="store_const",
+        const=True,
+        help="the server offers booking-mock's control API: pin its clock for the time rules"
+        " (default: detected)",
+    )
+    control.add_argument(
+        "--no-control-api",
+        dest="control_api",
+        action="store_const",
+        const=False,
+        help="judge on the server's real clock only",
+    )
     parser.add_argument(
         "--fuzz-examples", type=int, metavar="N", help="override the profile's fuzzing budget"
     )
@@ -74,6 +105,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         out.append("--trusts-forwarded-for")
     elif args.trusts is False:
         out.append("--no-trusts-forwarded-for")
+    if args.dedicated is not None:
+        out.append("--dedicated-target" if args.dedicated else "--shared-target")
+    if args.control_api is not None:
+        out.append("--control-api" if args.control_api else "--no-control-api")
     if args.fuzz_examples is not None:
         out += ["--fuzz-examples", str(args.fuzz_examples)]
     if args.junit:

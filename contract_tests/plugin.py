@@ -87,6 +87,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the target does not trust X-Forwarded-For from this machine",
     )
     group.addoption(
+        "--shared-target",
+        dest="contract_dedicated",
+        action="store_false",
+        default=None,
+        help="others book on the target too (staging): slots found taken are skipped, counted",
+    )
+    group.addoption(
+        "--dedicated-target",
+        dest="contract_dedicated",
+        action="store_true",
+        help="only this run books on the target: a free slot refused as taken is a failure",
+    )
+    group.addoption(
+        "--control-api",
+        dest="contract_control_api",
+        action="store_true",
+        default=None,
+        help="the target offers booking-mock's control API: pin its clock for the time rules",
+    )
+    group.addoption(
+        "--no-control-api",
+        dest="contract_control_api",
+        action="store_false",
+        help="never use a control API, even if the target has one (the real clock only)",
+    )
+    group.addoption(
         "--fuzz-examples",
         dest="contract_fuzz_examples",
         type=int,
@@ -183,6 +209,9 @@ def _suite_from_options(config: pytest.Config) -> Suite:
         limit, window, config.getoption("contract_trusts_forwarded_for")
     )
     profile = profile.with_fuzzing(config.getoption("contract_fuzz_examples"))
+    profile = profile.with_target(
+        config.getoption("contract_dedicated"), config.getoption("contract_control_api")
+    )
     return Suite.create(base_url.rstrip("/"), profile)
 
 

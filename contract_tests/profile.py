@@ -101,6 +101,9 @@ class RateLimit:
     limit: int
     window: int  # seconds
     trusts_forwarded_for: bool = False
+    # Peers whose X-Forwarded-For the target honours; None: only the suite's own address
+    # when trusts_forwarded_for, else nobody. "*" stands for any peer.
+    trusted_proxies: tuple[str, ...] | None = None
 
     def __str__(self) -> str:
         return f"{self.limit} per {self.window} s"
@@ -120,6 +123,16 @@ class Fuzzing:
 
 
 @dataclass(frozen=True)
+class TargetTraits:
+    """How the suite may treat the target; None means "decide from the base URL or ask"."""
+
+    # Nothing but this run books on the target, so the suite's ledger is authoritative.
+    dedicated: bool | None = None
+    # The target offers booking-mock's control API, so the suite may pin its clock.
+    control_api: bool | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     hosts: tuple[Host, ...]
@@ -127,6 +140,7 @@ class Profile:
     captcha: Captcha | None = None
     fuzzing: Fuzzing = field(default_factory=Fuzzing)
     source: str | None = None
+    target: TargetTraits = field(default_factory=TargetTraits)
 
     def host(self, slug: str) -> Host:
         for host in self.hosts:
@@ -156,6 +170,20 @@ class Profile:
                 current.trusts_forwarded_for
                 if trusts_forwarded_for is None
                 else trusts_forwarded_for,
+                current.trusted_proxies,
+            ),
+        )
+
+    def with_target(
+        self, dedicated: bool | None = None, control_api: bool | None = None
+    ) -> Profile:
+        """The same profile with the command line's overrides of the target's traits."""
+        current = self.target
+        return replace(
+            self,
+            target=TargetTraits(
+                current.dedicated if dedicated is None else dedicated,
+                current.control_api if control_api is None else control_api,
             ),
         )
 
@@ -303,6 +331,7 @@ def parse_profile(raw: Any, source: str | None = None) -> Profile:
             source,
         )
     raw_limit = raw["rateLimit"]
+    raw_target = raw.get("target", {})
     raw_captcha = raw.get("captcha")
     raw_fuzzing = raw.get("fuzzing", {})
     return Profile(
@@ -312,7 +341,9 @@ def parse_profile(raw: Any, source: str | None = None) -> Profile:
             raw_limit["limit"],
             raw_limit["windowSeconds"],
             raw_limit.get("trustsForwardedFor", False),
+            tuple(raw_limit["trustedProxies"]) if "trustedProxies" in raw_limit else None,
         ),
+        target=TargetTraits(raw_target.get("dedicated"), raw_target.get("controlApi")),
         captcha=Captcha(raw_captcha["passingToken"], raw_captcha["failingToken"])
         if raw_captcha
         else None,
