@@ -173,17 +173,27 @@ def occupied(event_type: EventType, slot: Slot) -> tuple[datetime, datetime]:
     return slot.start - event_type.buffer_before, slot.end + event_type.buffer_after
 
 
+class SlotTakenUnexpectedly(AssertionError):
+    """On a dedicated target, a slot this run never booked was refused as taken."""
+
+
 class SlotLedger:
     """What the suite knows is busy at the target: slots it booked and slots found taken.
 
     Shared by every test of a run, so no test offers a slot another already used,
-    and a slot found taken once is never tried again.
+    and a slot found taken once is never tried again. On a ``dedicated`` target
+    (nothing but this run books there) the ledger is authoritative: a slot it does
+    not know to be busy is free, and the target refusing it as taken is rule 8
+    broken, not "someone else's booking". On a shared target such slots are
+    skipped, and ``unchecked`` counts them for the run's summary.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, dedicated: bool = False) -> None:
+        self.dedicated = dedicated
         self._busy: dict[str, list[tuple[datetime, datetime]]] = {}
         self._lock = threading.Lock()
         self.booking_ids: list[str] = []
+        self.unchecked = 0
 
     def is_free(self, event_type: EventType, slot: Slot) -> bool:
         start, end = occupied(event_type, slot)
@@ -194,6 +204,27 @@ class SlotLedger:
     def mark_busy(self, event_type: EventType, slot: Slot) -> None:
         with self._lock:
             self._busy.setdefault(event_type.host_slug, []).append(occupied(event_type, slot))
+
+    def mark_span_busy(self, host_slug: str, start: datetime, end: datetime) -> None:
+        """A booking the run found at the target when it started (its busy span)."""
+        with self._lock:
+            self._busy.setdefault(host_slug, []).append((start, end))
+
+    def found_taken(self, event_type: EventType, slot: Slot, why: str = "") -> None:
+        """The target refused `slot` as taken. Raises on a dedicated target if it was free."""
+        free = self.is_free(event_type, slot)
+        self.mark_busy(event_type, slot)
+        if not free:
+            return
+        if self.dedicated:
+            raise SlotTakenUnexpectedly(
+                f"Rule 8: {event_type.label} refused {slot} as taken ('The selected time slot"
+                f" is no longer available.'), but this run never booked anything overlapping"
+                f" it{why}, and the target is dedicated to the run. If something else books"
+                f" on this target (an earlier run, a person), run with --shared-target."
+            )
+        with self._lock:
+            self.unchecked += 1
 
     def record_booking(self, booking_id: str) -> None:
         with self._lock:

@@ -276,7 +276,7 @@ class Target:
                 return slot, exchange
             if not exchange.is_slot_taken:
                 return slot, exchange
-            self.ledger.mark_busy(event_type, slot)
+            self.ledger.found_taken(event_type, slot)
             taken += 1
             if taken >= MAX_TAKEN:
                 raise ContractViolation(

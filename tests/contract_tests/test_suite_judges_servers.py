@@ -22,7 +22,7 @@ import yaml
 
 from tests.servers import free_port, serve_app, serve_process
 
-from . import broken
+from . import broken, broken_limits
 from .runs import Run, run_suite
 
 SHORT_WINDOW = "30/4 seconds"
@@ -112,9 +112,10 @@ DST_JOBS = {
     "reference": _dst_job("dst reference", "America/New_York"),
     "fixed offset": _dst_job("dst fixed offset", "Etc/GMT+5"),
 }
+ALL_FAULTS = [*broken.FAULTS, *broken_limits.FAULTS]
 FAULT_JOBS = {
     fault.name: Job(fault.name, _app(fault.build), fault.select, fault.args, False)
-    for fault in broken.FAULTS
+    for fault in ALL_FAULTS
 }
 
 
@@ -216,7 +217,7 @@ def _rule_prefix(name: str) -> str:
     return "_".join(parts[:3]) + "_" if parts[1] == "rule" else "_".join(parts[:3])
 
 
-@pytest.mark.parametrize("fault", broken.FAULTS, ids=[f.name for f in broken.FAULTS])
+@pytest.mark.parametrize("fault", ALL_FAULTS, ids=[f.name for f in ALL_FAULTS])
 def test_suite_fails_on_the_broken_rule(runner: Runner, fault: broken.Fault) -> None:
     run = runner.result(FAULT_JOBS[fault.name])
     failed = run.named("failed")
