@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from .probes import Probes
 from .profile import Profile
@@ -25,7 +27,8 @@ class Suite:
     @classmethod
     def create(cls, base_url: str, profile: Profile) -> Suite:
         pool = ClientPool(profile.rate_limit)
-        ledger = SlotLedger()
+        dedicated = profile.target.dedicated
+        ledger = SlotLedger(dedicated=is_loopback(base_url) if dedicated is None else dedicated)
         target = Target(base_url, profile, pool, ledger)
         return cls(base_url, profile, pool, ledger, target, Probes(target))
 
@@ -44,6 +47,17 @@ class Suite:
             f" {pool.unplanned_429s} unplanned 429s, {pool.waited:.1f} s waited for the rate"
             f" limit, {time.monotonic() - self.started:.1f} s in all"
         )
+
+
+def is_loopback(base_url: str) -> bool:
+    """True for a target on this machine: localhost or an address of 127.0.0.0/8 or ::1."""
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _active: Suite | None = None
