@@ -110,7 +110,16 @@ class BookingService:
         now = self.clock.now()
         check_time_bounds(event_type, start, now)
         check_availability(host, event_type, start, end)
-        custom_fields = check_custom_fields(event_type, request)
+        try:
+            custom_fields = check_custom_fields(event_type, request)
+        except MissingCustomField:
+            # Rule 8 answers before rule 9, the overlap with stored bookings included. A
+            # request that fails rule 9 stores nothing, so a read is enough here: booking
+            # itself stays one atomic add_if_free below.
+            busy_start, busy_end = slots.occupied(event_type, start, end)
+            if await self.store.is_busy(host.slug, busy_start, busy_end):
+                raise SlotUnavailable() from None
+            raise
         for _attempt in range(5):
             booking = self._new_booking(host, event_type, request, start, end, now, custom_fields)
             try:

@@ -105,6 +105,15 @@ class RedisBookingStore:
             raise DuplicateBookingId(booking.id)
         return result == 1
 
+    async def is_busy(self, host_slug: str, busy_start: datetime, busy_end: datetime) -> bool:
+        spans = await self._call(lambda: self.client.hvals(self._keys(host_slug)[0]))
+        start, end = int(busy_start.timestamp()), int(busy_end.timestamp())
+        for span in spans or []:
+            first, _, last = (span.decode() if isinstance(span, bytes) else span).partition(":")
+            if int(first) < end and start < int(last):
+                return True
+        return False
+
     async def list(self) -> list[Booking]:
         async def read() -> list[Booking]:
             hosts = set((await self.client.hvals(f"{self.prefix}hosts")) or [])

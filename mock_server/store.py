@@ -50,6 +50,10 @@ class BookingStore(Protocol):
         """Store booking unless the host is busy during its span; atomic per host."""
         ...
 
+    async def is_busy(self, host_slug: str, busy_start: datetime, busy_end: datetime) -> bool:
+        """True when a stored booking of the host overlaps the span; a read, not a hold."""
+        ...
+
     async def list(self) -> list[Booking]: ...
 
     async def get(self, booking_id: str) -> Booking | None: ...
@@ -78,12 +82,24 @@ class MemoryBookingStore:
         self._spans: dict[str, list[tuple[datetime, datetime, str]]] = {}
         self._host_of: dict[str, str] = {}
 
-    async def add_if_free(self, booking: Booking) -> bool:
-        spans = self._spans.setdefault(booking.host_slug, [])
+    def _free_at(
+        self, spans: list[tuple[datetime, datetime, str]], start: datetime, end: datetime
+    ) -> int | None:
+        """Where a span [start, end) goes in the host's spans, or None when it overlaps one."""
         # The first span starting at or after the new span's end; the one before it is
         # the latest-ending span that starts earlier.
-        index = bisect.bisect_left(spans, (booking.busy_end,))
-        if index and spans[index - 1][1] > booking.busy_start:
+        index = bisect.bisect_left(spans, (end,))
+        if index and spans[index - 1][1] > start:
+            return None
+        return index
+
+    async def is_busy(self, host_slug: str, busy_start: datetime, busy_end: datetime) -> bool:
+        return self._free_at(self._spans.get(host_slug, []), busy_start, busy_end) is None
+
+    async def add_if_free(self, booking: Booking) -> bool:
+        spans = self._spans.setdefault(booking.host_slug, [])
+        index = self._free_at(spans, booking.busy_start, booking.busy_end)
+        if index is None:
             return False
         spans.insert(index, (booking.busy_start, booking.busy_end, booking.id))
         self._by_host.setdefault(booking.host_slug, {})[booking.id] = booking

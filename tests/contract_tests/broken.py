@@ -252,6 +252,12 @@ class BrokenStore:
             b.busy_start < booking.busy_end and booking.busy_start < b.busy_end for b in others
         )
 
+    async def is_busy(self, host_slug: str, busy_start: Any, busy_end: Any) -> bool:
+        return any(
+            b.host_slug == host_slug and b.busy_start < busy_end and busy_start < b.busy_end
+            for b in self.bookings
+        )
+
     async def add_if_free(self, booking: Any) -> bool:
         clash = self._clashes(booking)
         if self.fault == "not atomic":

@@ -171,3 +171,22 @@ def test_workers_with_memory_storage_are_refused():
     )
     assert result.returncode == 2
     assert "--workers above 1 needs --storage redis://" in result.stderr
+
+
+def test_rule_8_taken_slot_answers_before_a_missing_required_custom_field_on_redis(redis_server):
+    """The overlap read of rule 8-before-9 works on the Redis store too."""
+    with ExitStack() as stack:
+        (base,) = instances(stack, 1, "--storage", redis_server.url)
+        taken = body(startTime="2026-03-16T15:00:00Z", endTime="2026-03-16T15:30:00Z")
+        assert httpx.post(base + URL, json=taken).status_code == 201
+        consult = BOOK.format(user="jane-doe", event="60min-consult")
+        request = body(
+            startTime="2026-03-16T15:00:00Z", endTime="2026-03-16T16:00:00Z", customFields=None
+        )
+        response = httpx.post(base + consult, json=request)
+        assert response.status_code == 400
+        assert response.json()["error"] == "The selected time slot is no longer available."
+        request.update(startTime="2026-03-16T16:00:00Z", endTime="2026-03-16T17:00:00Z")
+        free = httpx.post(base + consult, json=request)
+        assert free.status_code == 400, free.text
+        assert free.json()["error"] != "The selected time slot is no longer available."

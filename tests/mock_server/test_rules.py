@@ -424,6 +424,35 @@ def test_rule_9_availability_comes_before_custom_fields(client):
     assert_error(response, 400, SLOT_TAKEN)
 
 
+def test_rule_8_taken_slot_answers_before_a_missing_required_custom_field(client):
+    """Rule 8's overlap with a stored booking answers before rule 9 (issue 10's request)."""
+    assert (
+        book(client, startTime="2026-03-16T15:00:00Z", endTime="2026-03-16T15:30:00Z").status_code
+        == 201
+    )
+    response = book(
+        client,
+        event="60min-consult",
+        startTime="2026-03-16T15:00:00Z",
+        endTime="2026-03-16T16:00:00Z",
+        customFields=None,
+    )
+    assert_error(response, 400, SLOT_TAKEN)
+    # The same request for a free slot still gets rule 9's answer, and books nothing.
+    free = book(
+        client,
+        event="60min-consult",
+        startTime="2026-03-16T16:00:00Z",
+        endTime="2026-03-16T17:00:00Z",
+        customFields=None,
+    )
+    assert free.status_code == 400 and free.json()["error"] != SLOT_TAKEN
+    assert (
+        book(client, startTime="2026-03-16T16:00:00Z", endTime="2026-03-16T16:30:00Z").status_code
+        == 201
+    )
+
+
 # Rule 10: the booking.
 
 

@@ -66,3 +66,21 @@ def test_other_hosts_do_not_block():
         ]
 
     assert asyncio.run(run()) == [True, True, False, True]
+
+
+def test_store_is_busy_reads_the_overlap_without_holding_the_span():
+    """Rule 8 before rule 9: is_busy says whether a span overlaps a stored booking."""
+
+    async def run() -> None:
+        store = MemoryBookingStore()
+        assert await store.add_if_free(booking("a", 60, 30))  # 14:00-14:30
+        span = booking("probe", 30, 60)  # 13:30-14:30 overlaps
+        assert await store.is_busy("jane", span.busy_start, span.busy_end)
+        before, after = booking("b", 30, 30), booking("c", 90, 30)  # adjacent on both sides
+        assert not await store.is_busy("jane", before.busy_start, before.busy_end)
+        assert not await store.is_busy("jane", after.busy_start, after.busy_end)
+        assert not await store.is_busy("john", span.busy_start, span.busy_end)
+        # A read holds nothing: the adjacent spans still book.
+        assert await store.add_if_free(before) and await store.add_if_free(after)
+
+    asyncio.run(run())
