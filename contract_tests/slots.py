@@ -8,7 +8,7 @@ so a 09:00 window stays at 09:00 local across DST changes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -35,8 +35,26 @@ def utc_text(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_clock: Callable[[], datetime] | None = None
+
+
+def use_clock(clock: Callable[[], datetime] | None) -> None:
+    """Reckon now by the target's clock (TargetClock.now) for this run; None: this machine's."""
+    global _clock
+    _clock = clock
+
+
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The target's now as the suite reckons it."""
+    return _clock() if _clock is not None else datetime.now(UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 instant with an offset (Z or +HH:MM), as UTC."""
+    instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        raise ValueError(f"{text!r} has no offset")
+    return instant.astimezone(UTC)
 
 
 def windows_on(host: Host, day: date) -> list[tuple[datetime, datetime]]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+from . import slots
+from .clock import TargetClock
 from .probes import Probes
 from .profile import Profile
 from .ratelimit import ClientPool
@@ -22,21 +25,33 @@ class Suite:
     ledger: SlotLedger
     target: Target
     probes: Probes
+    clock: TargetClock = field(default_factory=TargetClock)
     started: float = field(default_factory=time.monotonic)
+    # Checks the target or the clock kept out of reach, for the summary: (rule, why).
+    unreachable: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def create(cls, base_url: str, profile: Profile) -> Suite:
         pool = ClientPool(profile.rate_limit)
         dedicated = profile.target.dedicated
         ledger = SlotLedger(dedicated=is_loopback(base_url) if dedicated is None else dedicated)
+        clock = TargetClock(base_url, control_api=profile.target.control_api)
+        slots.use_clock(clock.now)
+        seed_ledger(ledger, profile, clock.stored_bookings())
         target = Target(base_url, profile, pool, ledger)
-        return cls(base_url, profile, pool, ledger, target, Probes(target))
+        return cls(base_url, profile, pool, ledger, target, Probes(target), clock)
+
+    def not_reachable(self, rule: str, why: str) -> None:
+        """A check the run could not make; the summary lists it, not only a skip line."""
+        self.unreachable.append((rule, why))
 
     def __repr__(self) -> str:
         return f"<contract suite against {self.base_url}, profile {self.profile.name!r}>"
 
     def close(self) -> None:
         self.target.close()
+        self.clock.close()
+        slots.use_clock(None)
 
     def summary(self) -> str:
         pool = self.pool
@@ -47,6 +62,23 @@ class Suite:
             f" {pool.unplanned_429s} unplanned 429s, {pool.waited:.1f} s waited for the rate"
             f" limit, {time.monotonic() - self.started:.1f} s in all"
         )
+
+
+def seed_ledger(ledger: SlotLedger, profile: Profile, bookings: list[dict[str, Any]]) -> None:
+    """Bookings the target already holds (its control API says so) are busy for this run."""
+    for booking in bookings:
+        try:
+            start = slots.parse_instant(str(booking["startTime"]))
+            end = slots.parse_instant(str(booking["endTime"]))
+            host = profile.host(str(booking["host"]))
+        except (KeyError, ValueError):
+            continue
+        try:
+            event_type = host.event_type(str(booking.get("eventSlug")))
+        except KeyError:
+            ledger.mark_span_busy(host.slug, start, end)
+            continue
+        ledger.mark_busy(event_type, slots.Slot(start, end))
 
 
 def is_loopback(base_url: str) -> bool:

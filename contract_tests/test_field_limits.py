@@ -45,6 +45,17 @@ ACCEPTED: dict[str, dict[str, Any]] = {
         "customFields": longest_custom_fields(),
         "inviteeNotes": "",
     },
+    # Values real invitees send that a too-narrow check refuses.
+    "an email with + and dots in the local part": {
+        "inviteeEmail": "alex.johnson+booking@mail.example.co.uk"
+    },
+    # 200 characters, 228 bytes in UTF-8: the limit counts characters.
+    "a 200-character name of non-ASCII letters": {
+        "inviteeName": ("Zoë Łukasiewicz-Ōtani " * 10)[:199] + "ü"
+    },
+    "a name with an apostrophe, a hyphen and accents": {"inviteeName": "Zoë O'Brien-Łukasiewicz"},
+    "a phone with spaces, dots and parentheses": {"inviteePhone": "+44 (20) 7946.0958"},
+    "a locale with a script and a region": {"inviteeLocale": "zh-Hant-TW"},
     "longest CAPTCHA token and honeypot left empty": {
         "captchaToken": "t" * 4096,
         "honeypotValue": "",
