@@ -125,9 +125,9 @@ def bookable_latest_first(
 
 
 def beyond_horizon(host: Host, event_type: EventType, at: datetime | None = None) -> Slot:
-    """A grid slot inside the host's availability, a day past the booking horizon."""
+    """The nearest grid slot inside the host's availability past the booking horizon."""
     at = at or now()
-    after = at + event_type.booking_horizon + timedelta(days=1)
+    after = at + event_type.booking_horizon + CLOCK_MARGIN
     day = local_day(host, after)
     for slot in grid(host, event_type, day, day + timedelta(days=14)):
         if slot.start >= after:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import jsonschema
 import pytest
 
-from . import spec
-from .profile import EventType, Profile
-from .target import SLOT_TAKEN, Exchange
+from . import slots, spec
+from .bodies import booking_body
+from .profile import EventType, Host, Profile
+from .slots import Slot
+from .suite import Suite
+from .target import SLOT_TAKEN, ContractViolation, Exchange
 
 BOOKING_ID = re.compile(r"bkg_[A-Za-z0-9]{12,}")
 UTC_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -81,3 +84,69 @@ def booking_schema_errors(booking: Any) -> list[str]:
 
 def parse_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# Slots and bookings the scenarios share.
+
+
+def body_for(profile: Profile, event_type: EventType, **changes: Any) -> Any:
+    """A body maker for Target.book_free_slot."""
+    return lambda slot: booking_body(profile, event_type, slot, **changes)
+
+
+def free_slot(contract: Suite, event_type: EventType) -> Slot:
+    """The nearest slot not known to be busy; for requests that must be refused anyway."""
+    host = contract.profile.host_of(event_type)
+    return next(contract.ledger.free_slots(host, event_type))
+
+
+def book(contract: Suite, event_type: EventType, **changes: Any) -> tuple[Slot, Exchange]:
+    """Book the nearest free slot with a valid body plus changes; the booking must succeed."""
+    slot, exchange = contract.target.book_free_slot(
+        event_type, body_for(contract.profile, event_type, **changes)
+    )
+    assert exchange.status == 201, f"a valid booking of the free slot {slot} was refused"
+    return slot, exchange
+
+
+def refuse_each_until_free(
+    contract: Suite, event_type: EventType, make_body: Any, why: str
+) -> Exchange:
+    """Send make_body(slot) for free slots until the answer is not "slot taken" (rule 8 first)."""
+    host = contract.profile.host_of(event_type)
+    for slot in contract.ledger.free_slots(host, event_type):
+        exchange = contract.target.post_booking(event_type, make_body(slot))
+        if not exchange.is_slot_taken:
+            return exchange
+        contract.ledger.found_taken(event_type, slot)
+    raise ContractViolation(f"no free slot of {event_type.label} left to show that {why}")
+
+
+def windows_ahead(host: Host, event_type: EventType) -> list[tuple[datetime, datetime]]:
+    """The host's availability windows with room for a slot on either side inside the bounds."""
+    earliest, latest = slots.bookable_bounds(event_type, slots.now())
+    day = slots.local_day(host, earliest)
+    out = []
+    while day <= slots.local_day(host, latest):
+        out += [w for w in slots.windows_on(host, day) if earliest <= w[0] - event_type.duration]
+        day += timedelta(days=1)
+    return [w for w in out if w[1] + event_type.duration <= latest]
+
+
+def bookable_instant(event_type: EventType, slot: Slot) -> bool:
+    earliest, latest = slots.bookable_bounds(event_type, slots.now())
+    return earliest <= slot.start <= latest
+
+
+def overlapping_slot(
+    contract: Suite, booked: EventType, slot: Slot, other: EventType
+) -> Slot | None:
+    """A grid slot of `other` inside the availability that overlaps `slot` of `booked`."""
+    host = contract.profile.host_of(other)
+    busy_start, busy_end = slots.occupied(booked, slot)
+    day = slots.local_day(host, slot.start)
+    for candidate in slots.grid(host, other, day - timedelta(days=1), day + timedelta(days=1)):
+        start, end = slots.occupied(other, candidate)
+        if start < busy_end and busy_start < end and bookable_instant(other, candidate):
+            return candidate
+    return None

@@ -1,0 +1,421 @@
+"""Rule 8, availability: the slot grid, the weekly availability and its day edges, no overlap
+with another booking of the host; and rule 10's atomicity, which is rule 8 under concurrency.
+
+A slot the run never booked, refused as taken, fails on a dedicated target (SlotLedger).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from . import slots
+from .bodies import booking_body
+from .profile import EventType, Host, Profile
+from .slots import Slot
+from .suite import Suite
+from .support import (
+    assert_error,
+    book,
+    bookable_instant,
+    overlapping_slot,
+    pick,
+    plain,
+    windows_ahead,
+)
+from .target import SLOT_TAKEN, ContractViolation, Exchange, Target
+
+
+def test_rule_8_slot_off_the_grid_is_unavailable(contract: Suite) -> None:
+    """A slot inside the availability but off the slot grid is 'no longer available'."""
+    event_type = pick(
+        contract.profile,
+        lambda e: e.slot_interval >= timedelta(minutes=2) and not e.captcha,
+        "has a slot interval of 2 minutes or more",
+    )
+    host = contract.profile.host_of(event_type)
+    shift = timedelta(minutes=event_type.slot_interval.seconds // 120 or 1)
+    for slot in contract.ledger.free_slots(host, event_type):
+        off = slot.shifted(shift)
+        if slots.is_available(host, off) and not slots.is_on_grid(host, event_type, off):
+            exchange = contract.target.post_booking(
+                event_type, booking_body(contract.profile, event_type, off)
+            )
+            assert_error(exchange, 400, message=SLOT_TAKEN)
+            return
+    pytest.skip(f"no off-grid slot of {event_type.label} lies inside the availability")
+
+
+def test_rule_8_slot_outside_the_weekly_availability_is_unavailable(contract: Suite) -> None:
+    """Slots ending at the opening time, starting at the closing time, or running past it."""
+    event_type = plain(contract.profile)
+    host = contract.profile.host_of(event_type)
+    cases = {}
+    for start, end in windows_ahead(host, event_type):
+        candidates = {
+            "before opening": Slot(start - event_type.duration, start),
+            "after closing": Slot(end, end + event_type.duration),
+        }
+        if event_type.duration > event_type.slot_interval:
+            late = end - event_type.slot_interval
+            candidates["running past closing"] = Slot(late, late + event_type.duration)
+        for name, slot in candidates.items():
+            if name not in cases and not slots.is_available(host, slot):
+                cases[name] = slot
+        if len(cases) == len(candidates):
+            break
+    assert cases, f"the profile gives {host.slug} no window to probe"
+    for name, slot in cases.items():
+        exchange = contract.target.post_booking(
+            event_type, booking_body(contract.profile, event_type, slot)
+        )
+        assert exchange.status != 201, f"a slot {name} ({slot}) was booked"
+        assert_error(exchange, 400, message=SLOT_TAKEN)
+
+
+def test_rule_8_day_without_availability_is_unavailable(contract: Suite) -> None:
+    """A slot on a weekday the host has no window, at an hour open on other days."""
+    event_type = plain(contract.profile)
+    host = contract.profile.host_of(event_type)
+    open_day = next(d for d in range(7) if host.weekly[d])
+    closed = [d for d in range(7) if not host.weekly[d]]
+    if not closed:
+        pytest.skip(f"{host.slug} is available every day of the week")
+    opening = host.weekly[open_day][0].start
+    earliest, latest = slots.bookable_bounds(event_type, slots.now())
+    day = slots.local_day(host, earliest) + timedelta(days=1)
+    while day.weekday() not in closed:
+        day += timedelta(days=1)
+    start = datetime.combine(day, opening, host.timezone).astimezone(UTC)
+    slot = Slot(start, start + event_type.duration)
+    assert slot.start <= latest, "no closed day inside the booking horizon"
+    exchange = contract.target.post_booking(
+        event_type, booking_body(contract.profile, event_type, slot)
+    )
+    assert exchange.status != 201, f"a slot on a closed day ({slot}) was booked"
+    assert_error(exchange, 400, message=SLOT_TAKEN)
+
+
+def test_rule_8_booked_slot_is_unavailable(contract: Suite) -> None:
+    """Once booked, the same slot is refused with 'no longer available'."""
+    event_type = plain(contract.profile)
+    slot, _ = book(contract, event_type)
+    again = contract.target.post_booking(
+        event_type, booking_body(contract.profile, event_type, slot)
+    )
+    assert again.status != 201, f"the slot {slot} was booked twice"
+    assert_error(again, 400, message=SLOT_TAKEN)
+
+
+def _pair_on_one_host(profile: Profile, first: Any, second: Any) -> tuple[EventType, EventType]:
+    for host in profile.hosts:
+        for a in host.event_types:
+            for b in host.event_types:
+                if a is not b and first(a) and second(b):
+                    return a, b
+    pytest.skip("the profile has no host with two such event types")
+
+
+def test_rule_8_booking_blocks_overlapping_slots_of_other_event_types(contract: Suite) -> None:
+    """A booking makes the host busy: an overlapping slot of another event type is refused."""
+    first, second = _pair_on_one_host(
+        contract.profile, lambda e: not e.requires_approval, lambda e: True
+    )
+    for _ in range(3):
+        slot, _ = book(contract, first)
+        overlapping = overlapping_slot(contract, first, slot, second)
+        if overlapping is None:
+            continue
+        exchange = contract.target.post_booking(
+            second, booking_body(contract.profile, second, overlapping)
+        )
+        assert exchange.status != 201, (
+            f"{second.label} booked {overlapping}, overlapping {first.label}'s booking of {slot}"
+        )
+        assert_error(exchange, 400, message=SLOT_TAKEN)
+        return
+    pytest.skip(f"no grid slot of {second.label} overlaps one of {first.label}")
+
+
+def test_rule_8_pending_approval_blocks_the_slot(contract: Suite) -> None:
+    """A booking waiting for approval keeps the host busy as a confirmed one does."""
+    approval = pick(contract.profile, lambda e: e.requires_approval, "requires approval")
+    host = contract.profile.host_of(approval)
+    others = [e for e in host.event_types if e is not approval] or [approval]
+    # Whether the answer says PendingApproval is rule 10's claim; here only the blocking counts.
+    slot, _ = book(contract, approval)
+    for other in others:
+        overlapping = overlapping_slot(contract, approval, slot, other)
+        if overlapping is not None:
+            again = contract.target.post_booking(
+                other, booking_body(contract.profile, other, overlapping)
+            )
+            assert again.status != 201, (
+                f"{other.label} booked {overlapping} over a pending booking of {slot}"
+            )
+            assert_error(again, 400, message=SLOT_TAKEN)
+            return
+    pytest.skip(f"no slot of {host.slug}'s event types overlaps {approval.label}'s")
+
+
+class _Taken(Exception):
+    """A shared target's slot was taken by someone else: try another."""
+
+
+def _post(contract: Suite, event_type: EventType, slot: Slot) -> Exchange:
+    body = booking_body(contract.profile, event_type, slot)
+    return contract.target.post_booking(event_type, body)
+
+
+def _must_book(contract: Suite, event_type: EventType, slot: Slot, why: str) -> Exchange:
+    """Book a slot the ledger says is free; the target must accept it."""
+    exchange = _post(contract, event_type, slot)
+    if exchange.is_slot_taken:
+        contract.ledger.found_taken(event_type, slot, why)
+        raise _Taken()
+    assert exchange.status == 201, f"{slot}{why}, was refused"
+    contract.ledger.mark_busy(event_type, slot)
+    return exchange
+
+
+def test_rule_8_adjacent_slots_do_not_overlap(contract: Suite) -> None:
+    """Slots ending where a booking (and its buffers) starts, or starting where it ends: free."""
+    event_type = plain(contract.profile)
+    host = contract.profile.host_of(event_type)
+    for slot in contract.ledger.free_slots(host, event_type):
+        busy_start, busy_end = slots.occupied(event_type, slot)
+        day = slots.local_day(host, slot.start)
+        grid = [
+            s for s in slots.grid(host, event_type, day, day) if bookable_instant(event_type, s)
+        ]
+        # Back to back only: the neighbour's busy span touches the booking's.
+        before = [s for s in grid if slots.occupied(event_type, s)[1] == busy_start]
+        after = [s for s in grid if slots.occupied(event_type, s)[0] == busy_end]
+        if not before or not after:
+            continue
+        neighbours = {"before": before[0], "after": after[0]}
+        if not all(contract.ledger.is_free(event_type, s) for s in neighbours.values()):
+            continue
+        try:
+            _must_book(contract, event_type, slot, "")
+            for side, neighbour in neighbours.items():
+                why = f", back to back {side} the run's booking of {slot}"
+                _must_book(contract, event_type, neighbour, why)
+        except _Taken:
+            continue
+        return
+    pytest.skip(f"no free slot of {event_type.label} with back-to-back neighbours was found")
+
+
+def _overlap_offset(booked: EventType, other: EventType, kind: str) -> timedelta | None:
+    """A start offset, on other's grid, of an `other` slot overlapping a booking in part."""
+    anchor = datetime(2000, 1, 3, 12, tzinfo=UTC)
+    busy = slots.occupied(booked, Slot(anchor, anchor + booked.duration))
+    for n in range(1, 49):
+        for offset in (other.slot_interval * n, -other.slot_interval * n):
+            start = anchor + offset
+            probe = slots.occupied(other, Slot(start, start + other.duration))
+            if not (probe[0] < busy[1] and busy[0] < probe[1]):
+                continue
+            if (busy[0] < probe[0]) == (kind == "starting inside it"):
+                return offset
+    return None
+
+
+@pytest.mark.parametrize("kind", ["starting inside it", "containing its start"])
+def test_rule_8_partial_overlap_with_a_different_start_is_unavailable(
+    contract: Suite, kind: str
+) -> None:
+    """A slot overlapping a booking in part, at another start, is refused: not only the
+    same start blocks, and not only a booking that contains the new start."""
+    for host in contract.profile.hosts:
+        types = [e for e in host.event_types if not e.captcha]
+        for first in types:
+            for second in types:
+                offset = _overlap_offset(first, second, kind)
+                if offset is None:
+                    continue
+                for _ in range(3):
+                    slot, _ = book(contract, first)
+                    start = slot.start + offset
+                    probe = Slot(start, start + second.duration)
+                    if not (
+                        slots.is_available(host, probe)
+                        and slots.is_on_grid(host, second, probe)
+                        and bookable_instant(second, probe)
+                    ):
+                        continue
+                    exchange = _post(contract, second, probe)
+                    assert exchange.status != 201, (
+                        f"{second.label} booked {probe}, {kind}: {first.label}'s booking of {slot}"
+                    )
+                    assert_error(exchange, 400, message=SLOT_TAKEN)
+                    return
+    pytest.skip(f"no two event types of one host give a grid slot {kind} of a booking")
+
+
+def test_rule_8_last_slot_of_the_day_is_available(contract: Suite) -> None:
+    """A slot ending exactly when the host's window closes lies wholly inside it."""
+    event_type = plain(contract.profile)
+    host = contract.profile.host_of(event_type)
+    for _, end in windows_ahead(host, event_type):
+        day = slots.local_day(host, end - event_type.duration)
+        last = [s for s in slots.grid(host, event_type, day, day) if s.end == end]
+        if not last or not contract.ledger.is_free(event_type, last[0]):
+            continue
+        try:
+            _must_book(contract, event_type, last[0], ", ending as the host's window closes")
+        except _Taken:
+            continue
+        return
+    pytest.skip(f"no window of {host.slug} ends on {event_type.label}'s grid")
+
+
+def test_rule_8_slot_running_past_closing_is_unavailable(contract: Suite) -> None:
+    """A grid slot that starts before the window closes and ends after it is refused."""
+    event_type = pick(
+        contract.profile,
+        lambda e: e.duration > e.slot_interval and not e.captcha,
+        "lasts longer than its slot interval (so a grid slot can run past closing)",
+    )
+    host = contract.profile.host_of(event_type)
+    for _, end in windows_ahead(host, event_type):
+        start = end - event_type.slot_interval
+        slot = Slot(start, start + event_type.duration)
+        if slots.is_available(host, slot) or not slots.is_on_grid(host, event_type, slot):
+            continue
+        exchange = _post(contract, event_type, slot)
+        assert exchange.status != 201, f"{slot}, running past closing at {end}, was booked"
+        assert_error(exchange, 400, message=SLOT_TAKEN)
+        return
+    pytest.skip(f"no grid slot of {event_type.label} runs past a closing time")
+
+
+def test_rule_8_other_hosts_are_not_blocked(contract: Suite) -> None:
+    """One host's booking does not make another host busy at the same time."""
+    hosts = contract.profile.hosts
+    if len(hosts) < 2:
+        pytest.skip("the profile has a single host")
+    first = next((e for e in hosts[0].event_types if not e.captcha), hosts[0].event_types[0])
+    second = next((e for e in hosts[1].event_types if not e.captcha), hosts[1].event_types[0])
+    for slot in contract.ledger.free_slots(hosts[0], first):
+        overlapping = overlapping_slot(contract, first, slot, second)
+        if overlapping is None or not contract.ledger.is_free(second, overlapping):
+            continue
+        try:
+            _must_book(contract, first, slot, "")
+            why = f", free for its host although {first.label} booked {slot}"
+            _must_book(contract, second, overlapping, why)
+        except _Taken:
+            continue
+        return
+    pytest.skip(f"{hosts[0].slug} and {hosts[1].slug} are never available at the same time")
+
+
+# Rule 10's atomicity: of concurrent requests for overlapping slots of one host, one books.
+
+
+def _burst(target: Target, requests: list[tuple[EventType, dict[str, Any]]]) -> list[Exchange]:
+    """The requests released together, each as its own client when possible."""
+    size = len(requests)
+    clients = (
+        [target.pool.fresh() for _ in range(size)]
+        if target.pool.simulate
+        else [target.pool.acquire(cost=size)] * size
+    )
+    barrier = threading.Barrier(size)
+    answers: list[Exchange | None] = [None] * size
+
+    def send(index: int) -> None:
+        event_type, body = requests[index]
+        barrier.wait()
+        answers[index] = target.post_booking(event_type, body, client=clients[index])
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [a for a in answers if a is not None]
+
+
+def _burst_size(contract: Suite) -> int:
+    size = min(8, contract.profile.rate_limit.limit - 1)
+    if size < 2:
+        pytest.skip("the rate limit leaves room for fewer than two simultaneous requests")
+    return size
+
+
+def _judge_burst(
+    contract: Suite, answers: list[Exchange], sent: list[tuple[EventType, Slot]]
+) -> bool:
+    """True when judged; False when every request found its slot taken (try another)."""
+    for event_type, slot in sent:
+        contract.ledger.mark_busy(event_type, slot)
+    statuses = sorted(a.status for a in answers)
+    what = ", ".join(f"{e.label} {s}" for e, s in sent)
+    if all(a.is_slot_taken for a in answers):
+        assert not contract.ledger.dedicated, (
+            f"all {len(answers)} simultaneous requests for {what}, free slots on a target"
+            f" dedicated to the run, were refused as taken"
+        )
+        contract.ledger.unchecked += 1
+        return False
+    assert statuses.count(201) == 1, f"{len(answers)} simultaneous requests for {what}: {statuses}"
+    assert all(a.status == 201 or a.is_slot_taken for a in answers), statuses
+    return True
+
+
+def test_rule_10_concurrent_burst_for_one_slot_yields_exactly_one_201(contract: Suite) -> None:
+    """Of simultaneous requests for one slot, one books; the rest are 'no longer available'."""
+    event_type = plain(contract.profile)
+    host = contract.profile.host_of(event_type)
+    size = _burst_size(contract)
+    for slot in contract.ledger.free_slots(host, event_type):
+        requests = [(event_type, booking_body(contract.profile, event_type, slot))] * size
+        if _judge_burst(contract, _burst(contract.target, requests), [(event_type, slot)]):
+            return
+    raise ContractViolation(f"no free slot of {event_type.label} left for the burst")
+
+
+def _overlapping_pair(
+    contract: Suite, host: Host
+) -> tuple[EventType, Slot, EventType, Slot] | None:
+    """Two event types of the host and overlapping free slots of each."""
+    types = [e for e in host.event_types if not e.captcha]
+    for first in types:
+        for second in types:
+            if first is second:
+                continue
+            for slot in itertools.islice(contract.ledger.free_slots(host, first), 20):
+                other = overlapping_slot(contract, first, slot, second)
+                if other is not None and contract.ledger.is_free(second, other):
+                    return first, slot, second, other
+    return None
+
+
+def test_rule_10_concurrent_burst_across_event_types_yields_exactly_one_201(
+    contract: Suite,
+) -> None:
+    """Simultaneous requests for overlapping slots of two event types of one host: one books."""
+    size = _burst_size(contract)
+    for host in contract.profile.hosts:
+        for _ in range(4):
+            pair = _overlapping_pair(contract, host)
+            if pair is None:
+                break
+            first, slot, second, other = pair
+            requests = [
+                (first, booking_body(contract.profile, first, slot))
+                if index % 2 == 0
+                else (second, booking_body(contract.profile, second, other))
+                for index in range(size)
+            ]
+            answers = _burst(contract.target, requests)
+            if _judge_burst(contract, answers, [(first, slot), (second, other)]):
+                return
+    pytest.skip("the profile has no host with two event types whose slots overlap")
