@@ -3,13 +3,14 @@
     python benchmarks/verifier.py [--rate 1000] [--rounds 6] [--control 2] [--out FILE]
 
 Starts a small target in a subprocess (gevent, a correct moving-window limiter per
-``X-Forwarded-For`` client, canned 201/400/429 answers). Then, round after round, two
-Locust generators run at the same time against it, each in a process of its own at a
-fixed request rate (``constant_throughput``) with clients of its own: one with the
-verifier plugged into the request event exactly as the locustfile plugs it, one
-without. Each pair gives the ratio of their CPU seconds per 1,000 requests; the cost
-is the median ratio minus one. Control pairs, without the verifier in either, show
-the method's noise. The target is under 10% at 1,000 requests/s.
+``X-Forwarded-For`` client with its RateLimit fields, canned 201/400/429 answers).
+Then, round after round, two Locust generators run at the same time against it, each
+in a process of its own at a fixed request rate (``constant_throughput``) with
+clients of its own: one with the verifier plugged into the request event exactly as
+the locustfile plugs it, one without. Each pair gives the ratio of their CPU seconds
+per 1,000 requests; the cost is the median ratio minus one. Control pairs, without
+the verifier in either, show the method's noise. The target is under 10% at 1,000
+requests/s.
 """
 
 from __future__ import annotations
@@ -54,10 +55,15 @@ def serve(port: int, limit: int, window: float) -> None:
         headers = [("Content-Type", "application/json"), ("RateLimit-Policy", policy)]
         if len(log) >= limit:
             retry_after = max(1, math.ceil(log[0] + window - now + 0.001))
-            headers += [("Retry-After", str(retry_after))]
+            headers += [
+                ("RateLimit", f'"per-ip";r=0;t={retry_after}'),
+                ("Retry-After", str(retry_after)),
+            ]
             start_response("429 Too Many Requests", headers)
             return [b'{"error": "Rate limit exceeded."}']
         log.append(now)
+        frees = min(math.ceil(window), max(1, math.ceil(log[0] + window - now + 0.001)))
+        headers.append(("RateLimit", f'"per-ip";r={limit - len(log)};t={frees}'))
         # One in ten books (a fresh slot each time); the rest are refused as invalid.
         if len(log) % 10 == 0:
             start_response("201 Created", headers)
