@@ -144,7 +144,10 @@ class AdminHandlers:
             if body.get("real"):
                 self.clock.reset()
             if "now" in body:
-                self.clock.set(parse_instant(body["now"]))
+                # Frozen in the same step: freezing afterwards would stop the clock a few
+                # microseconds past the instant asked for.
+                frozen = body.get("frozen") if "advanceSeconds" not in body else None
+                self.clock.set(parse_instant(body["now"]), frozen=frozen)
             if "advanceSeconds" in body:
                 self.clock.advance(timedelta(seconds=body["advanceSeconds"]))
             if body.get("frozen") is True:

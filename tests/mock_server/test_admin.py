@@ -107,6 +107,17 @@ def test_clock_read_set_freeze_unfreeze_advance(client):
     assert real["real"] is True and real["frozen"] is False
 
 
+def test_clock_pinned_and_frozen_in_one_change_stands_exactly_at_the_instant(client):
+    """From the running real clock, {now, frozen: true} stops at the instant, not a hair after:
+    a slot exactly the minimum notice ahead books."""
+    client.put("/__admin/clock", json={"real": True})
+    client.put("/__admin/clock", json={"now": "2026-12-04T18:00:00Z", "frozen": True})
+    exact = book(client, startTime="2026-12-04T19:00:00Z", endTime="2026-12-04T19:30:00Z")
+    assert exact.status_code == 201, exact.text
+    early = book(client, startTime="2026-12-04T18:30:00Z", endTime="2026-12-04T19:00:00Z")
+    assert_error(early, 400)
+
+
 def test_moving_the_clock_changes_what_books(client):
     # Tuesday 09:00 New York is bookable now, and not once the clock is past it.
     client.put("/__admin/clock", json={"now": "2026-03-17T14:00:00Z"})
