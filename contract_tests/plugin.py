@@ -312,6 +312,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     suite = terminalreporter.config.stash.get(SUITE_KEY, None)
     if suite is not None:
         terminalreporter.write_sep("-", suite.summary())
+        for note in suite.coverage_notes():
+            terminalreporter.write_line(f"  {note}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

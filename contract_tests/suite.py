@@ -63,6 +63,29 @@ class Suite:
             f" limit, {time.monotonic() - self.started:.1f} s in all"
         )
 
+    def coverage_notes(self) -> list[str]:
+        """What the run could not check, for the summary: a skip line alone is easy to miss."""
+        notes = []
+        ledger = self.ledger
+        kind = "dedicated to the run" if ledger.dedicated else "shared"
+        clock = (
+            f"the target's clock through its control API ({self.clock.pins} pins)"
+            if self.clock.control_api
+            else "the real clock (no control API)"
+        )
+        notes.append(f"target {kind}; time rules judged on {clock}")
+        if ledger.unchecked:
+            notes.append(
+                f"{ledger.unchecked} checks found their slot taken by someone else and moved on"
+                f" (a shared target); a dedicated target fails such a slot instead"
+            )
+        seen = set()
+        for rule, why in self.unreachable:
+            if rule not in seen:
+                seen.add(rule)
+                notes.append(f"not checked: {rule}: {why}")
+        return notes
+
 
 def seed_ledger(ledger: SlotLedger, profile: Profile, bookings: list[dict[str, Any]]) -> None:
     """Bookings the target already holds (its control API says so) are busy for this run."""
