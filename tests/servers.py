@@ -68,15 +68,22 @@ def wait_ready(url: str, process: subprocess.Popen[Any] | None = None, timeout: 
 
 
 @contextlib.contextmanager
-def serve_process(args: list[str], port: int, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run ``python -m mock_server ARGS --host H --port P``; yields its base URL."""
-    command = [sys.executable, "-m", "mock_server", *args, "--host", host, "--port", str(port)]
+def serve_process(
+    args: list[str],
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    module: str = "mock_server",
+    ready_path: str = "/openapi.json",
+) -> Iterator[str]:
+    """Run ``python -m MODULE ARGS --host H --port P`` (booking-mock by default); yields its URL."""
+    command = [sys.executable, "-m", module, *args, "--host", host, "--port", str(port)]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ}
     )
     base_url = f"http://{host}:{port}"
     try:
-        wait_ready(base_url + "/openapi.json", process)
+        wait_ready(base_url + ready_path, process)
         yield base_url
     finally:
         process.terminate()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -239,6 +240,16 @@ class BrokenStore:
     def __init__(self, fault: str) -> None:
         self.fault = fault
         self.bookings: list[Any] = []
+        self.locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def _overlap(self, b: Any, start: Any, end: Any) -> bool:
+        if self.fault == "touching spans overlap":
+            return b.busy_start <= end and start <= b.busy_end
+        if self.fault == "only the same start blocks":
+            return b.busy_start == start
+        if self.fault == "only a booking containing the new start blocks":
+            return b.busy_start <= start < b.busy_end
+        return b.busy_start < end and start < b.busy_end
 
     def _clashes(self, booking: Any) -> bool:
         others = [b for b in self.bookings if b.host_slug == booking.host_slug]
@@ -248,21 +259,31 @@ class BrokenStore:
             others = [b for b in others if b.event_slug == booking.event_slug]
         elif self.fault == "pending does not block":
             others = [b for b in others if b.status != "PendingApproval"]
-        return any(
-            b.busy_start < booking.busy_end and booking.busy_start < b.busy_end for b in others
-        )
+        return any(self._overlap(b, booking.busy_start, booking.busy_end) for b in others)
 
     async def is_busy(self, host_slug: str, busy_start: Any, busy_end: Any) -> bool:
+        if self.fault == "custom fields before the overlap":
+            return False  # the order of the issue-10 bug: rule 9 answers for a taken slot
         return any(
-            b.host_slug == host_slug and b.busy_start < busy_end and busy_start < b.busy_end
+            b.host_slug == host_slug and self._overlap(b, busy_start, busy_end)
             for b in self.bookings
         )
 
     async def add_if_free(self, booking: Any) -> bool:
+        if self.fault == "atomic per event type only":
+            # One lock per event type: a burst on one event type is serialised, one across
+            # two event types of the host races.
+            async with self.locks[(booking.host_slug, booking.event_slug)]:
+                clash = self._clashes(booking)
+                await asyncio.sleep(0.3)
+                return self._insert(booking, clash)
         clash = self._clashes(booking)
         if self.fault == "not atomic":
             # The check and the insert are apart: wide enough that a burst always races.
             await asyncio.sleep(0.5)
+        return self._insert(booking, clash)
+
+    def _insert(self, booking: Any, clash: bool) -> bool:
         if clash:
             return False
         self.bookings.append(booking)
@@ -449,6 +470,57 @@ def _honeypot_stored(app: ASGIApp) -> ASGIApp:
     return layer
 
 
+def _closing(scope: Scope, data: dict[str, Any]) -> tuple[datetime, datetime, datetime] | None:
+    """The request's start and end, and its host's closing time that day, in the host's zone."""
+    match = BOOK.match(scope["path"])
+    hosts = {host["slug"]: host for host in default_dataset()["hosts"]}
+    host = hosts.get(match["user"]) if match else None
+    try:
+        start = datetime.fromisoformat(str(data["startTime"]).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(data["endTime"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+    if host is None or end.tzinfo is None or start.tzinfo is None:
+        return None
+    zone = ZoneInfo(host["timezone"])
+    start = start.astimezone(zone)
+    windows = host["availability"].get(start.strftime("%A").lower(), [])
+    if not windows:
+        return None
+    hours, minutes = windows[-1].split("-")[1].split(":")
+    closing = start.replace(hour=int(hours), minute=int(minutes), second=0, microsecond=0)
+    return start, end.astimezone(zone), closing
+
+
+def _last_slot_refused(scope: Scope, data: dict[str, Any]) -> Any:
+    edges = _closing(scope, data)
+    if edges is not None and edges[1] == edges[2]:
+        return refusal("The selected time slot is no longer available.")
+    return None
+
+
+def _past_closing_accepted(scope: Scope, data: dict[str, Any]) -> Any:
+    """A made-up 201 for a slot that starts before closing and ends after it."""
+    edges = _closing(scope, data)
+    if edges is None or not edges[0] < edges[2] < edges[1]:
+        return None
+    booking = {
+        "id": "bkg_PastClosing0001",
+        "eventTypeId": "evt_def456",
+        "status": "PendingApproval",
+        "startTime": data["startTime"],
+        "endTime": data["endTime"],
+        "invitee": {
+            "name": data.get("inviteeName"),
+            "email": data.get("inviteeEmail"),
+            "timezone": data.get("inviteeTimezone"),
+        },
+        "location": {"type": "Zoom", "value": "https://zoom.us/j/123456789"},
+        "createdAt": "2026-03-13T10:30:00Z",
+    }
+    return Captured(201, [(b"content-type", b"application/json")], json.dumps(booking).encode())
+
+
 def _html_framework_errors(scope: Scope, request: Any, captured: Captured) -> None:
     if (captured.status in (404, 405) and not BOOK.match(scope["path"])) or captured.status == 405:
         captured.headers = [(k, v) for k, v in captured.headers if k.lower() != b"content-type"]
@@ -576,6 +648,20 @@ FAULTS = [
         ("test_field_limits_values_past_the_limits_are_refused[[]inviteeEmail:*",),
     ),
     Fault(
+        "an email with + refused",
+        _layer(before=json_request(_refuse_if(lambda d: "+" in str(d.get("inviteeEmail"))))),
+        "field_limits",
+        ("test_field_limits_values_at_the_limits_are_accepted[[]an email with +*",),
+    ),
+    Fault(
+        "the name limit counts UTF-8 bytes",
+        _layer(
+            before=json_request(_refuse_if(lambda d: len(str(d.get("inviteeName")).encode()) > 200))
+        ),
+        "field_limits",
+        ("test_field_limits_values_at_the_limits_are_accepted[[]a 200-character name*",),
+    ),
+    Fault(
         "inviteeName limited to 100 characters",
         _layer(before=json_request(_refuse_if(lambda d: len(str(d.get("inviteeName"))) > 100))),
         "field_limits",
@@ -641,6 +727,63 @@ FAULTS = [
         lambda _: with_store("pending does not block"),
         "rule_8_pending or rule_8_booked or rule_10_approval",
         ("test_rule_8_pending_approval_blocks_the_slot",),
+    ),
+    Fault(
+        "back-to-back slots treated as overlapping",
+        lambda _: with_store("touching spans overlap"),
+        "rule_8_adjacent or rule_8_booked or rule_8_booking_blocks",
+        ("test_rule_8_adjacent_slots_do_not_overlap",),
+    ),
+    Fault(
+        "only a booking with the same start blocks",
+        lambda _: with_store("only the same start blocks"),
+        "rule_8_partial or rule_8_booked",
+        ("test_rule_8_partial_overlap_with_a_different_start_is_unavailable[[]*",),
+    ),
+    Fault(
+        "only a booking containing the new start blocks",
+        lambda _: with_store("only a booking containing the new start blocks"),
+        "rule_8_partial or rule_8_booked",
+        (
+            "test_rule_8_partial_overlap_with_a_different_start_is_unavailable"
+            "[[]containing its start[]]",
+        ),
+    ),
+    Fault(
+        "the last slot of the day refused",
+        _layer(before=json_request(_last_slot_refused)),
+        "rule_8_last or rule_8_running or rule_8_outside",
+        ("test_rule_8_last_slot_of_the_day_is_available",),
+    ),
+    Fault(
+        "a slot running past closing accepted",
+        _layer(before=json_request(_past_closing_accepted)),
+        "rule_8_last or rule_8_running or rule_8_outside",
+        ("test_rule_8_slot_running_past_closing_is_unavailable",),
+    ),
+    Fault(
+        "a booking horizon one day too long",
+        _dataset(_set_all("bookingHorizonDays", 61)),
+        "rule_7",
+        ("test_rule_7_booking_horizon_is_exact",),
+    ),
+    Fault(
+        "a minimum notice one slot too long",
+        _dataset(_set_all("minimumNoticeMinutes", 61)),
+        "rule_7",
+        ("test_rule_7_minimum_notice_is_exact",),
+    ),
+    Fault(
+        "custom fields answer before the overlap (rule 9 before 8)",
+        lambda _: with_store("custom fields before the overlap"),
+        "rule_9",
+        ("test_rule_9_taken_slot_comes_before_custom_fields",),
+    ),
+    Fault(
+        "a race across two event types of one host",
+        lambda _: with_store("atomic per event type only"),
+        "rule_10_concurrent or rule_8_booked",
+        ("test_rule_10_concurrent_burst_across_event_types_yields_exactly_one_201",),
     ),
     Fault(
         "check-then-insert race",
