@@ -1,17 +1,21 @@
-"""Wall time and request count of the contract suite against a local reference it starts itself.
+"""Wall time and request count of the contract suite against local servers it starts itself.
 
-    .venv/bin/python benchmarks/contract_suite.py [--only short-window,simulated-clients]
+    .venv/bin/python benchmarks/contract_suite.py [--only short-window-xff,independent-xff]
         [--out benchmarks/contract_suite.json]
 
-For each setup a reference (mock_server) is served on a free 127.0.0.1 port in this
-process, behind a layer that counts the HTTP requests it receives; the suite runs as
-`python -m contract_tests` (what booking-contract runs) in a subprocess against it,
-and the server is stopped afterwards. The setups:
+For each setup a server is served on a free 127.0.0.1 port in this process, behind a
+layer that counts the HTTP requests it receives; the suite runs as `python -m
+contract_tests` (what booking-contract runs) in a subprocess against it, and the
+server is stopped afterwards. The setups:
 
-- short-window: the reference limits 30 requests per 4 s per client and the suite is
-  told so; the suite is one client and paces itself;
-- simulated-clients: the reference keeps the default 15 per minute but trusts
-  X-Forwarded-For from 127.0.0.1, and the suite acts as many clients.
+- short-window-xff: the reference (mock_server) limits 30 requests per 4 s per client
+  and trusts X-Forwarded-For from 127.0.0.1; the suite acts as many clients and pins
+  the reference's clock through its control API. The goal: at most 60 s;
+- independent-xff: the same run against tests/independent, the correct server written
+  from PRODUCT.md alone (no control API: the suite judges on the real clock);
+- short-window: the reference at 30 per 4 s, the suite as one client, pacing itself;
+- simulated-clients: the reference at the default 15 per minute, trusting
+  X-Forwarded-For from 127.0.0.1, the suite as many clients.
 """
 
 from __future__ import annotations
@@ -38,10 +42,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mock_server import Settings, create_app  # noqa: E402
+from tests.independent.server import create_app as create_independent_app  # noqa: E402
 
-SETUPS: dict[str, tuple[dict[str, Any], list[str]]] = {
-    "short-window": ({"rate_limit": "30/4 seconds"}, ["--rate-limit", "30/4 seconds"]),
-    "simulated-clients": ({"forwarded_allow_ips": ["127.0.0.1"]}, ["--trusts-forwarded-for"]),
+SHORT = ["--rate-limit", "30/4 seconds"]
+XFF = ["--trusts-forwarded-for"]
+SETUPS: dict[str, tuple[Any, list[str]]] = {
+    "short-window-xff": (
+        lambda: create_app(Settings(rate_limit="30/4 seconds", forwarded_allow_ips=["127.0.0.1"])),
+        [*SHORT, *XFF],
+    ),
+    "independent-xff": (
+        lambda: create_independent_app(limit=30, window=4, trusted_proxies=["127.0.0.1"]),
+        [*SHORT, *XFF, "--no-control-api"],
+    ),
+    "short-window": (lambda: create_app(Settings(rate_limit="30/4 seconds")), SHORT),
+    "simulated-clients": (lambda: create_app(Settings(forwarded_allow_ips=["127.0.0.1"])), XFF),
 }
 BOOK = re.compile(r"^/api/public/scheduling/[^/]+/[^/]+/book$")
 
@@ -110,8 +125,8 @@ class Result:
 
 
 def run(setup: str) -> Result:
-    settings, suite_args = SETUPS[setup]
-    counting = Counting(create_app(Settings(**settings)))
+    build, suite_args = SETUPS[setup]
+    counting = Counting(build())
     with tempfile.TemporaryDirectory() as tmp, serve(counting) as base_url:
         command = [
             sys.executable,

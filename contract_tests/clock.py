@@ -1,8 +1,8 @@
 """The target's now as the suite reckons it, and booking-mock's control API to pin it.
 
 Against a target without a control API the suite's now is this machine's clock.
-When the target offers booking-mock's control API (``/__admin/clock``), the suite
-reads the target's clock at the start (so a mock started with ``--clock ... --freeze``
+When the profile says the target offers booking-mock's control API (``/__admin``),
+the suite reads the target's clock at the start (so a mock started with ``--clock ... --freeze``
 is judged at its own now) and may pin it, frozen, for a time rule whose case the
 real clock cannot reach (a DST change months away, an exact notice boundary), then
 puts it back as it was.
@@ -58,28 +58,27 @@ def _parse(body: Any) -> _Reading | None:
 
 
 class TargetClock:
-    """The suite's now: this machine's clock, or the target's when it has a control API."""
+    """The suite's now: this machine's clock, or the target's when the profile says it has
+    booking-mock's control API (then a target that does not answer it is a usage error)."""
 
-    def __init__(self, base_url: str | None = None, *, control_api: bool | None = False) -> None:
+    def __init__(self, base_url: str | None = None, *, control_api: bool = False) -> None:
         self.base_url = (base_url or "").rstrip("/")
         self._lock = threading.Lock()
         self._reading: _Reading | None = None
         self._http: httpx.Client | None = None
         self.control_api = False
         self.pins = 0
-        if control_api is False or not self.base_url:
+        if not control_api or not self.base_url:
             return
         self._http = httpx.Client(base_url=self.base_url, timeout=10)
         reading = self._read()
         if reading is None:
-            if control_api:
-                self.close()
-                raise ControlApiError(
-                    f"the profile says {self.base_url} offers booking-mock's control API, but"
-                    f" GET {CLOCK_PATH} gave no clock; run with --no-control-api"
-                )
             self.close()
-            return
+            raise ControlApiError(
+                f"the profile says {self.base_url} offers booking-mock's control API, but"
+                f" GET {CLOCK_PATH} gave no clock: run with --no-control-api, or set the"
+                f" profile's target.controlApi to false"
+            )
         self.control_api = True
         self._reading = None if reading.real else reading
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from .clock import ControlApiError
 from .profile import ProfileError, load_profile, parse_rate_limit
 from .suite import Suite, activate, active
 
@@ -212,7 +213,10 @@ def _suite_from_options(config: pytest.Config) -> Suite:
     profile = profile.with_target(
         config.getoption("contract_dedicated"), config.getoption("contract_control_api")
     )
-    return Suite.create(base_url.rstrip("/"), profile)
+    try:
+        return Suite.create(base_url.rstrip("/"), profile)
+    except ControlApiError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -129,7 +129,7 @@ class TargetTraits:
     # Nothing but this run books on the target, so the suite's ledger is authoritative.
     dedicated: bool | None = None
     # The target offers booking-mock's control API, so the suite may pin its clock.
-    control_api: bool | None = None
+    control_api: bool = False
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,7 @@ def parse_profile(raw: Any, source: str | None = None) -> Profile:
             raw_limit.get("trustsForwardedFor", False),
             tuple(raw_limit["trustedProxies"]) if "trustedProxies" in raw_limit else None,
         ),
-        target=TargetTraits(raw_target.get("dedicated"), raw_target.get("controlApi")),
+        target=TargetTraits(raw_target.get("dedicated"), raw_target.get("controlApi", False)),
         captcha=Captcha(raw_captcha["passingToken"], raw_captcha["failingToken"])
         if raw_captcha
         else None,

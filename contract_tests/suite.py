@@ -35,7 +35,7 @@ class Suite:
         pool = ClientPool(profile.rate_limit)
         dedicated = profile.target.dedicated
         ledger = SlotLedger(dedicated=is_loopback(base_url) if dedicated is None else dedicated)
-        clock = TargetClock(base_url, control_api=profile.target.control_api)
+        clock = TargetClock(base_url, control_api=bool(profile.target.control_api))
         slots.use_clock(clock.now)
         seed_ledger(ledger, profile, clock.stored_bookings())
         target = Target(base_url, profile, pool, ledger)

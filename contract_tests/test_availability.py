@@ -68,7 +68,8 @@ def test_rule_8_slot_outside_the_weekly_availability_is_unavailable(contract: Su
                 cases[name] = slot
         if len(cases) == len(candidates):
             break
-    assert cases, f"the profile gives {host.slug} no window to probe"
+    if not cases:
+        pytest.skip(f"{host.slug} has no window with unavailable time around it")
     for name, slot in cases.items():
         exchange = contract.target.post_booking(
             event_type, booking_body(contract.profile, event_type, slot)
@@ -92,7 +93,8 @@ def test_rule_8_day_without_availability_is_unavailable(contract: Suite) -> None
         day += timedelta(days=1)
     start = datetime.combine(day, opening, host.timezone).astimezone(UTC)
     slot = Slot(start, start + event_type.duration)
-    assert slot.start <= latest, "no closed day inside the booking horizon"
+    if slot.start > latest:
+        pytest.skip(f"no day {host.slug} is closed falls inside the booking horizon")
     exchange = contract.target.post_booking(
         event_type, booking_body(contract.profile, event_type, slot)
     )

@@ -209,7 +209,8 @@ def test_rule_3_time_without_offset_is_rejected(contract: Suite) -> None:
         endTime=slot.end.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     exchange = contract.target.post_booking(event_type, body)
-    assert_error(exchange, 400)
+    # Rule 3 answers before rule 8: a naive time read in some zone must not reach availability.
+    assert_refused_before_availability(exchange, "a time without an offset is not RFC 3339")
 
 
 def test_rule_3_unknown_top_level_fields_are_ignored(contract: Suite) -> None:
@@ -312,8 +313,20 @@ def test_rule_5_captcha_comes_before_duration(contract: Suite) -> None:
             endTime=utc_text(slot.end + event_type.slot_interval),
         ),
     )
-    assert_error(alone, 400)
-    assert_error(both, 400)
+    again = contract.target.post_booking(
+        event_type, booking_body(contract.profile, event_type, slot, captchaToken=OMIT)
+    )
+    longer = utc_text(slot.end + event_type.slot_interval)
+    duration_only = contract.target.post_booking(
+        event_type, booking_body(contract.profile, event_type, slot, endTime=longer)
+    )
+    for exchange in (alone, both, again, duration_only):
+        assert_error(exchange, 400)
+    # Only the messages tell which rule answered; the wording is the target's own.
+    if alone.error != again.error:
+        pytest.skip("the target words the same refusal differently each time: order unobservable")
+    if alone.error == duration_only.error:
+        pytest.skip("the target gives one message for both refusals: order unobservable")
     assert both.error == alone.error, "the wrong duration answered before the missing token"
 
 
@@ -389,8 +402,12 @@ def test_rule_9_availability_comes_before_custom_fields(contract: Suite) -> None
     """An unavailable slot is 'no longer available', even when a required field is missing."""
     event_type = required_field_type(contract.profile)
     host = contract.profile.host_of(event_type)
-    start, _ = windows_ahead(host, event_type)[0]
-    slot = Slot(start - event_type.duration, start)
+    before_opening = [
+        Slot(start - event_type.duration, start) for start, _ in windows_ahead(host, event_type)
+    ]
+    slot = next((s for s in before_opening if not slots.is_available(host, s)), None)
+    if slot is None:
+        pytest.skip(f"{host.slug} has no opening time with unavailable time before it")
     exchange = contract.target.post_booking(
         event_type, booking_body(contract.profile, event_type, slot, customFields={})
     )
@@ -431,10 +448,9 @@ def expected_location(profile: Profile, event_type: EventType) -> tuple[str, str
     return kind, None
 
 
-MEETING_URL = {
-    "GoogleMeet": re.compile(r"https://meet\.google\.com/\S+"),
-    "Zoom": re.compile(r"https://([a-z0-9-]+\.)?zoom\.us/\S+"),
-}
+# PRODUCT says "a generated meeting URL": an absolute web address; which host serves it
+# (meet.google.com, zoom.us, zoom.com, a company's own) is the target's business.
+MEETING_URL = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+(/\S*)?")
 
 
 def test_rule_10_booking_echoes_and_normalises_the_request(contract: Suite) -> None:
@@ -453,7 +469,9 @@ def test_rule_10_booking_echoes_and_normalises_the_request(contract: Suite) -> N
     assert booking["status"] == "Confirmed"
     assert booking["startTime"] == utc_text(slot.start)
     assert booking["endTime"] == utc_text(slot.end)
-    assert booking["invitee"] == {
+    # Extra invitee fields (a locale, say) are the target's to add; these four are decided.
+    invitee = booking["invitee"]
+    assert {key: invitee.get(key) for key in ("name", "email", "phone", "timezone")} == {
         "name": sent["inviteeName"],
         "email": sent["inviteeEmail"],
         "phone": sent["inviteePhone"],
@@ -478,7 +496,7 @@ def test_rule_10_location_comes_from_the_event_type(contract: Suite) -> None:
         if value is not None:
             assert location.get("value") == value, f"{event_type.label}: location {location!r}"
         else:
-            assert MEETING_URL[kind].fullmatch(str(location.get("value"))), (
+            assert MEETING_URL.fullmatch(str(location.get("value"))), (
                 f"{event_type.label}: {location.get('value')!r} is not a {kind} meeting URL"
             )
 

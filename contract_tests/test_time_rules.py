@@ -250,7 +250,7 @@ def _check_dst(contract: Suite, event_type: EventType, host: Host, change: datet
             early = slot.shifted(-shift)
             if (
                 not on_side
-                or not earliest <= slot.start <= latest
+                or not earliest <= early.start <= slot.start <= latest
                 or not contract.ledger.is_free(event_type, slot)
                 or slots.is_available(host, early)
             ):
@@ -273,4 +273,6 @@ def _check_dst(contract: Suite, event_type: EventType, host: Host, change: datet
             assert_error(refused, 400, message=SLOT_TAKEN)
             checked.append(side)
             break
-    assert "after" in checked, f"no free opening slot after the DST change of {change} was found"
+    if "after" not in checked:
+        assert not contract.ledger.dedicated, f"no opening slot after {change} could be checked"
+        pytest.skip(f"every opening slot after the DST change of {change} was taken")

@@ -83,6 +83,7 @@ def _dst_files(tmp: Path, server_zone: str) -> tuple[Path, Path]:
             {
                 "name": "DST host",
                 "rateLimit": {"limit": 100000, "windowSeconds": 60},
+                "target": {"controlApi": True},
                 "hosts": [DST_HOST],
             }
         ),
@@ -122,7 +123,7 @@ INDEPENDENT_JOBS = {
         "independent, short window",
         _independent("--rate-limit", "30/4"),
         None,
-        ("--rate-limit", SHORT_WINDOW),
+        ("--rate-limit", SHORT_WINDOW, "--no-control-api"),
         True,
     ),
     "independent, simulated clients, HTTP-date Retry-After": Job(
@@ -136,7 +137,7 @@ INDEPENDENT_JOBS = {
             "http-date",
         ),
         None,
-        ("--rate-limit", "15/10 seconds", "--trusts-forwarded-for"),
+        ("--rate-limit", "15/10 seconds", "--trusts-forwarded-for", "--no-control-api"),
         True,
     ),
 }
