@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from .bodies import booking_body
+from .ratelimit import FieldSyntaxError, parse_quota
 from .suite import Suite
 from .support import assert_error, plain
 from .target import Exchange
@@ -103,3 +104,21 @@ def test_error_format_details_name_the_field(contract: Suite) -> None:
     for detail in details:
         assert isinstance(detail, dict), detail
         assert isinstance(detail.get("field"), str) and isinstance(detail.get("message"), str)
+
+
+BOOK_ERRORS = ["wrong method 405", "wrong media type 415", "body too large 413"]
+BOOK_ERRORS += ["body not JSON 400", "invalid field 400", "unknown user 404"]
+
+
+@pytest.mark.parametrize("kind", BOOK_ERRORS, ids=BOOK_ERRORS)
+def test_rule_1_every_error_of_the_book_endpoint_carries_the_ratelimit_fields(
+    contract: Suite, kind: str
+) -> None:
+    """PRODUCT: "Every response of the book endpoint carries" RateLimit-Policy and RateLimit."""
+    send, status = ERRORS[kind]
+    exchange = send(contract)
+    assert exchange.status == status, f"expected {status}, got {exchange.status}"
+    try:
+        parse_quota(exchange.headers)
+    except FieldSyntaxError as exc:
+        pytest.fail(f"the {kind} of the book endpoint: {exc}")
