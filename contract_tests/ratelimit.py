@@ -1,22 +1,28 @@
-"""The RateLimit fields as structured fields, and the suite's pacing over one or many clients.
+"""The RateLimit fields and Retry-After as the target states them, and the suite's clients.
 
 The suite must never fail on a 429 it caused itself: every request goes through
 a ``ClientPool``, which keeps each client inside the profile's limit (and inside
 what the target's ``RateLimit`` field says is left), waits out ``Retry-After``,
 and, when the target trusts ``X-Forwarded-For`` from the suite, spreads the load
-over many simulated clients instead of waiting.
+over many simulated clients instead of waiting. ``frees_up_in`` is the oracle the
+rate-limit tests hold ``t`` and ``Retry-After`` to.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import random
 import re
+import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from .profile import RateLimit
 
@@ -127,12 +133,73 @@ def parse_quota(headers: Mapping[str, str]) -> Quota:
     return result
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> int | None:
-    """Retry-After as RFC 9110 delay-seconds, or None when absent or not a number."""
+# An HTTP-date and the Date it is measured against both have whole seconds only.
+DATE_ROUNDING = 1.0
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_DATE_FORMATS = [
+    # IMF-fixdate, then the two obsolete forms RFC 9110 (5.6.7) still asks recipients to read.
+    re.compile(
+        r"^[A-Z][a-z]{2}, (?P<d>\d{2}) (?P<m>[A-Z][a-z]{2}) (?P<y>\d{4}) (?P<t>[\d:]{8}) GMT$"
+    ),
+    re.compile(
+        r"^[A-Z][a-z]+, (?P<d>\d{2})-(?P<m>[A-Z][a-z]{2})-(?P<y>\d{2}) (?P<t>[\d:]{8}) GMT$"
+    ),
+    re.compile(
+        r"^[A-Z][a-z]{2} (?P<m>[A-Z][a-z]{2}) +(?P<d>\d{1,2}) (?P<t>[\d:]{8}) (?P<y>\d{4})$"
+    ),
+]
+
+
+def parse_http_date(text: str) -> float | None:
+    """An RFC 9110 HTTP-date as seconds since the epoch, or None when it is not one."""
+    for pattern in _DATE_FORMATS:
+        match = pattern.match(text.strip())
+        if match is None or match["m"] not in _MONTHS:
+            continue
+        year = int(match["y"])
+        if year < 100:
+            # RFC 850's two digits: no more than 50 years ahead (RFC 9110, 5.6.7).
+            this_year = datetime.now(UTC).year
+            year += this_year // 100 * 100
+            if year > this_year + 50:
+                year -= 100
+        hour, minute, second = (int(part) for part in match["t"].split(":"))
+        month = _MONTHS.index(match["m"]) + 1
+        try:
+            when = datetime(year, month, int(match["d"]), hour, minute, second, tzinfo=UTC)
+        except ValueError:
+            return None
+        return when.timestamp()
+    return None
+
+
+def parse_retry_after(headers: Mapping[str, str], *, received: float | None = None) -> float | None:
+    """Retry-After in seconds from the response, or None when absent or malformed.
+
+    RFC 9110 allows delay-seconds or an HTTP-date; the contract names delay-seconds
+    but does not forbid the other. A date is measured against the response's Date,
+    else against `received` (this machine's clock, epoch seconds, when it arrived).
+    """
     text = _header(headers, "Retry-After")
-    if text is None or not re.fullmatch(r"[0-9]+", text.strip()):
+    if text is None:
         return None
-    return int(text.strip())
+    text = text.strip()
+    if re.fullmatch(r"[0-9]+", text):
+        return float(int(text))
+    when = parse_http_date(text)
+    if when is None:
+        return None
+    date = _header(headers, "Date")
+    now = parse_http_date(date) if date is not None else None
+    if now is None:
+        now = received if received is not None else time.time()
+    return max(0.0, when - now)
+
+
+def retry_after_rounding(headers: Mapping[str, str]) -> float:
+    """How far off a parsed Retry-After may be by its notation: a second for an HTTP-date."""
+    text = _header(headers, "Retry-After")
+    return DATE_ROUNDING if text is not None and parse_http_date(text) is not None else 0.0
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -144,11 +211,108 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+@dataclass(frozen=True)
+class Observed:
+    """One request of a client as the suite saw it: when it left, when its answer came."""
+
+    sent: float  # monotonic seconds
+    received: float
+    counted: bool  # the target must count it: every request except those answered 429
+
+
+# Ticks of the target's clock and ours, and rounding to the millisecond, stay below this.
+CLOCK_SLACK = 0.05
+
+
+def frees_up_in(history: Sequence[Observed], index: int, window: float) -> tuple[float, float]:
+    """Bounds on "seconds until one frees up" when the target answered history[index].
+
+    The suite repeats the sliding log's arithmetic on purpose (it is the oracle): the
+    answer is the oldest counted request still in the window, plus the window, minus
+    the moment the target handled the request. The suite knows each moment only up
+    to the request's round trip, so it gives the least and the most it can be.
+    ``history`` is every request of one client, in order, from a moment its window
+    was empty; (0, 0) means nothing is in the window.
+    """
+    current = history[index]
+    low = high = math.inf
+    maybe = 0.0  # the latest end among requests that may or may not have left already
+    for position, earlier in enumerate(history[: index + 1]):
+        if not earlier.counted:
+            continue
+        if position == index:
+            low, high = min(low, window), min(high, window)
+            continue
+        # earlier leaves the window at its arrival + window: seconds from the target's
+        # handling of current, at least and at most.
+        least = earlier.sent + window - current.received
+        most = earlier.received + window - current.sent
+        if most <= 0:
+            continue  # it left the window before current arrived
+        low = min(low, max(least, 0.0))
+        if least > 0:  # surely still in the window
+            high = min(high, most)
+        else:
+            maybe = max(maybe, most)
+    if low == math.inf:
+        return 0.0, 0.0
+    return low, high if high < math.inf else maybe
+
+
+def within_rounding(value: float, low: float, high: float, rounding: float = 0.0) -> bool:
+    """value is low..high, each rounded to whole seconds either way, give or take `rounding`."""
+    least = math.floor(low - CLOCK_SLACK) - rounding
+    most = math.ceil(high + CLOCK_SLACK) + rounding
+    return least <= value <= most
+
+
+def trusts_peer(rate_limit: RateLimit, address: str | None) -> bool:
+    """Whether the target honours X-Forwarded-For from a peer (None: the suite's own address).
+
+    The profile's ``trustedProxies``: None means the suite's own address when
+    ``trustsForwardedFor``, else nobody; ``*`` means every peer; otherwise addresses
+    and networks, as booking-mock's ``--forwarded-allow-ips``.
+    """
+    proxies = rate_limit.trusted_proxies
+    if proxies is not None and "*" in proxies:
+        return True
+    if address is None:
+        return rate_limit.trusts_forwarded_for
+    if proxies is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address in proxies
+    for proxy in proxies:
+        try:
+            if ip in ipaddress.ip_network(proxy, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def can_send_from(address: str, base_url: str) -> bool:
+    """True when this machine can connect to the target from the source address `address`."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "", port), timeout=2, source_address=(address, 0)
+        ):
+            return True
+    except OSError:
+        return False
+
+
 @dataclass
 class Client:
-    """One client as the target sees it: the suite's own address, or a simulated one."""
+    """One client as the target sees it: this machine, a loopback source address, or by XFF."""
 
-    forwarded_for: str | None
+    forwarded_for: str | None = None
+    # The loopback address the suite sends from; None: whatever this machine uses.
+    source_address: str | None = None
     # Arrival times (monotonic) of this client's requests that count against the limit.
     counted: deque[float] = field(default_factory=deque)
     blocked_until: float = 0.0
@@ -157,7 +321,7 @@ class Client:
 
     @property
     def name(self) -> str:
-        return self.forwarded_for or "this machine"
+        return self.forwarded_for or self.source_address or "this machine"
 
     def headers(self) -> dict[str, str]:
         return {"X-Forwarded-For": self.forwarded_for} if self.forwarded_for else {}
@@ -166,9 +330,13 @@ class Client:
 class ClientPool:
     """Clients to send requests as, each kept inside the rate limit.
 
-    With ``simulate`` (the target trusts X-Forwarded-For from the suite) a client
-    that runs low is retired and a fresh address from the benchmarking range
-    198.18.0.0/15 takes its place; otherwise the one client waits.
+    With ``forwarded`` (the target trusts X-Forwarded-For from the suite) every
+    request may come from a simulated client: one that runs low is retired and a
+    fresh address from the benchmarking range 198.18.0.0/15 takes its place.
+    Otherwise ordinary requests come from this machine, which waits; with
+    ``sources`` (a target on this machine) the rate-limit probes and "another
+    client" are loopback source addresses, 127.x.y.z, as the load tests' clients.
+    Either way ``simulate`` says the probes may be clients of their own.
     """
 
     # A client keeps one request in reserve so a retry after a refused slot never waits.
@@ -176,16 +344,22 @@ class ClientPool:
     # Seconds added to every wait: the target's clock and ours tick apart.
     SLACK = 0.05
 
-    def __init__(self, rate_limit: RateLimit, *, seed: int | None = None) -> None:
+    def __init__(
+        self, rate_limit: RateLimit, *, sources: bool = False, seed: int | None = None
+    ) -> None:
         self.rate_limit = rate_limit
-        self.simulate = rate_limit.trusts_forwarded_for
+        self.forwarded = rate_limit.trusts_forwarded_for
+        self.sources = sources
+        self.simulate = self.forwarded or sources
         self._random = random.Random(seed)
         # A fresh block per run, so a run never inherits the counts of the last one.
         self._block = self._random.randrange(0, 2**17 - 2**12)
         self._next_address = 1
+        self._source_block = self._random.randrange(1, 255)
+        self._next_source = 0
         self._lock = threading.Lock()
-        self._own = Client(None)
-        self._current = self._new_client() if self.simulate else self._own
+        self._own = Client()
+        self._current = self._new_client() if self.forwarded else self._own
         self.requests = 0
         self.unplanned_429s = 0
         self.waited = 0.0
@@ -194,6 +368,43 @@ class ClientPool:
         number = self._block + self._next_address
         self._next_address += 1
         return Client(f"198.{18 + (number >> 16)}.{(number >> 8) & 255}.{number & 255}")
+
+    def _new_source(self) -> Client | None:
+        """A loopback source address the target does not trust as a proxy, or None."""
+        for _ in range(64):
+            number = self._next_source
+            self._next_source += 1
+            # 127.B.x.y with y in 1..254: no address of the block ends in .0 or .255.
+            high, low = divmod(number, 254)
+            address = f"127.{self._source_block}.{high & 255}.{low + 1}"
+            if not trusts_peer(self.rate_limit, address):
+                return Client(source_address=address)
+        return None
+
+    def describe(self) -> str:
+        """Who the suite is to the target, for the run's summary."""
+        if self.forwarded:
+            peers = ", untrusted peers from loopback source addresses" if self.sources else ""
+            return f"as simulated clients (X-Forwarded-For){peers}"
+        if self.sources:
+            return (
+                f"as one client, its rate-limit probes from loopback source addresses"
+                f" 127.{self._source_block}.x.y"
+            )
+        return "as one client"
+
+    def untrusted_peer(self) -> Client | None:
+        """A fresh loopback source address the target must not trust as a proxy, or None.
+
+        None when the suite cannot send from other loopback addresses (a target not on
+        this machine) or the profile trusts every one of them.
+        """
+        with self._lock:
+            return self._new_source() if self.sources else None
+
+    def forging(self, client: Client, forged: str) -> Client:
+        """client with a hop forged ahead of its own address in X-Forwarded-For."""
+        return Client(forwarded_for=f"{forged}, {client.forwarded_for}")
 
     def _available(self, client: Client, at: float) -> int:
         window = self.rate_limit.window
@@ -226,7 +437,7 @@ class ClientPool:
                 reserve = self.RESERVE if cost + self.RESERVE <= self.rate_limit.limit else 0
                 if client.blocked_until <= at and self._available(client, at) >= cost + reserve:
                     return client
-                if self.simulate:
+                if self.forwarded:
                     self._current = self._new_client()
                     return self._current
                 wait = self._ready_at(client, cost + reserve, at) - at
@@ -235,8 +446,12 @@ class ClientPool:
     def fresh(self) -> Client:
         """A client with its whole quota: a new address, or this machine after a quiet window."""
         with self._lock:
-            if self.simulate:
+            if self.forwarded:
                 return self._new_client()
+            if self.sources:
+                source = self._new_source()
+                if source is not None:
+                    return source
         self.wait_until_quiet(self._own)
         return self._own
 
@@ -264,7 +479,11 @@ class ClientPool:
                 quota = None
             if status == 429:
                 retry_after = parse_retry_after(headers)
-                wait = retry_after if retry_after is not None else self.rate_limit.window
+                wait = (
+                    retry_after + retry_after_rounding(headers)
+                    if retry_after is not None
+                    else self.rate_limit.window
+                )
                 client.blocked_until = max(client.blocked_until, at + wait + self.SLACK)
             else:
                 client.counted.append(at)

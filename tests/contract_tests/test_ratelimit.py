@@ -10,9 +10,15 @@ from contract_tests.profile import RateLimit
 from contract_tests.ratelimit import (
     ClientPool,
     FieldSyntaxError,
+    Observed,
+    frees_up_in,
+    parse_http_date,
     parse_quota,
     parse_retry_after,
     parse_sf_list,
+    retry_after_rounding,
+    trusts_peer,
+    within_rounding,
 )
 
 
@@ -62,11 +68,103 @@ def test_missing_fields_are_named() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [("42", 42), (" 7 ", 7), ("Wed, 21 Oct 2015 07:28:00 GMT", None)]
+    ("value", "expected"), [("42", 42), (" 7 ", 7), ("4.5", None), ("x", None)]
 )
-def test_retry_after_is_delay_seconds(value: str, expected: int | None) -> None:
+def test_retry_after_as_delay_seconds(value: str, expected: int | None) -> None:
     assert parse_retry_after({"Retry-After": value}) == expected
+    assert retry_after_rounding({"Retry-After": value}) == 0
     assert parse_retry_after({}) is None
+
+
+DATE = "Wed, 21 Oct 2015 07:28:00 GMT"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Wed, 21 Oct 2015 07:28:05 GMT",  # IMF-fixdate
+        "Wednesday, 21-Oct-15 07:28:05 GMT",  # RFC 850
+        "Wed Oct 21 07:28:05 2015",  # asctime
+    ],
+)
+def test_retry_after_as_an_http_date_counts_from_the_responses_date(value: str) -> None:
+    headers = {"Retry-After": value, "Date": DATE}
+    assert parse_retry_after(headers) == 5
+    # Both have whole seconds only: the delay may be a second off either way.
+    assert retry_after_rounding(headers) == 1
+
+
+def test_retry_after_as_an_http_date_without_a_date_counts_from_its_arrival() -> None:
+    arrived = parse_http_date(DATE)
+    assert arrived is not None
+    headers = {"Retry-After": "Wed, 21 Oct 2015 07:28:03 GMT"}
+    assert parse_retry_after(headers, received=arrived + 0.5) == 2.5
+    assert parse_retry_after(headers, received=arrived + 9) == 0  # already past: retry now
+
+
+def test_a_malformed_http_date_is_no_retry_after() -> None:
+    assert parse_retry_after({"Retry-After": "Wed, 32 Oct 2015 07:28:03 GMT"}) is None
+    assert parse_retry_after({"Retry-After": "tomorrow"}) is None
+
+
+def _log(*requests: tuple[float, float, bool]) -> list[Observed]:
+    return [Observed(sent, received, counted) for sent, received, counted in requests]
+
+
+def test_a_fresh_clients_first_request_frees_up_a_whole_window_later() -> None:
+    assert frees_up_in(_log((0, 0.01, True)), 0, 4) == (4, 4)
+
+
+def test_the_oldest_request_in_the_window_is_the_one_that_frees_up() -> None:
+    history = _log((0, 0.01, True), (2.0, 2.02, True), (2.1, 2.12, True))
+    low, high = frees_up_in(history, 2, 4)
+    # The first arrived between 0 and 0.01, the third was handled between 2.1 and 2.12.
+    assert low == pytest.approx(4 - 2.12)
+    assert high == pytest.approx(4.01 - 2.1)
+
+
+def test_a_refused_request_neither_counts_nor_frees_anything_up() -> None:
+    history = _log((0, 0.01, False), (1.0, 1.01, True), (1.1, 1.11, False))
+    low, high = frees_up_in(history, 2, 4)
+    assert low == pytest.approx(4 + 1.0 - 1.11)
+    assert high == pytest.approx(4 + 1.01 - 1.1)
+
+
+def test_requests_that_left_the_window_are_out_of_it() -> None:
+    history = _log((0, 0.01, True), (5, 5.01, False))
+    assert frees_up_in(history, 1, 4) == (0, 0)
+    # One that may or may not have left: t may be anything from 0 to that one's end.
+    edge = _log((0, 0.3, True), (4.1, 4.2, False))
+    low, high = frees_up_in(edge, 1, 4)
+    assert low == 0 and high == pytest.approx(0.2)
+
+
+def test_stated_seconds_may_be_rounded_either_way() -> None:
+    assert within_rounding(2, 1.98, 2.0)
+    assert within_rounding(1, 1.98, 2.0)  # truncated
+    assert within_rounding(3, 1.98, 2.02)  # rounded up, past the round trip
+    assert not within_rounding(4, 1.98, 2.02)
+    assert within_rounding(4, 1.98, 2.02, rounding=1)
+
+
+@pytest.mark.parametrize(
+    ("trusts", "proxies", "address", "expected"),
+    [
+        (True, None, None, True),  # the suite's own address, and only it
+        (True, None, "127.0.0.2", False),
+        (False, None, None, False),
+        (False, None, "127.0.0.2", False),
+        (True, ("*",), "127.0.0.2", True),
+        (True, ("127.0.0.1",), "127.0.0.2", False),
+        (True, ("127.0.0.0/8",), "127.0.0.2", True),
+        (True, ("10.0.0.0/8", "not an address"), "10.1.2.3", True),
+    ],
+)
+def test_which_peers_the_target_trusts(
+    trusts: bool, proxies: tuple[str, ...] | None, address: str | None, expected: bool
+) -> None:
+    rate_limit = RateLimit(15, 60, trusts_forwarded_for=trusts, trusted_proxies=proxies)
+    assert trusts_peer(rate_limit, address) is expected
 
 
 def test_one_client_waits_for_the_window_instead_of_going_over() -> None:
@@ -114,3 +212,30 @@ def test_simulated_clients_take_over_instead_of_waiting() -> None:
     assert len(set(names)) == 4  # two requests each, one kept in reserve
     assert all(name and name.startswith("198.1") for name in names)
     assert pool.fresh().forwarded_for not in names
+
+
+def test_on_loopback_the_probes_are_source_addresses_and_the_rest_this_machine() -> None:
+    pool = ClientPool(RateLimit(limit=3, window=60), sources=True, seed=1)
+    assert pool.simulate and not pool.forwarded
+    assert pool.acquire().name == "this machine"
+    fresh = [pool.fresh() for _ in range(300)]
+    addresses = [client.source_address for client in fresh]
+    assert len(set(addresses)) == 300
+    assert all(a and a.startswith("127.") and not a.endswith((".0", ".255")) for a in addresses)
+    assert all(not client.headers() for client in fresh)
+
+
+def test_untrusted_peers_skip_addresses_the_profile_trusts() -> None:
+    trusting = RateLimit(3, 60, trusts_forwarded_for=True, trusted_proxies=("127.0.0.0/8",))
+    assert ClientPool(trusting, sources=True).untrusted_peer() is None
+    some = RateLimit(3, 60, trusts_forwarded_for=True, trusted_proxies=("127.0.0.1",))
+    peer = ClientPool(some, sources=True).untrusted_peer()
+    assert peer is not None and peer.source_address != "127.0.0.1"
+    assert ClientPool(some).untrusted_peer() is None  # not on loopback: no other address
+
+
+def test_a_forged_hop_goes_ahead_of_the_clients_own() -> None:
+    pool = ClientPool(RateLimit(3, 60, trusts_forwarded_for=True), seed=1)
+    client = pool.fresh()
+    forged = pool.forging(client, "203.0.113.9")
+    assert forged.headers() == {"X-Forwarded-For": f"203.0.113.9, {client.forwarded_for}"}
