@@ -12,9 +12,13 @@ from . import slots
 from .clock import TargetClock
 from .probes import Probes
 from .profile import Profile
-from .ratelimit import ClientPool
+from .ratelimit import ClientPool, can_send_from
 from .slots import SlotLedger
 from .target import Target
+
+# A loopback address other than this machine's usual one, to see whether the suite may send
+# from such addresses (Linux: all of 127.0.0.0/8; macOS: only aliased ones).
+SOURCE_CHECK = "127.0.0.2"
 
 
 @dataclass(repr=False)
@@ -32,7 +36,10 @@ class Suite:
 
     @classmethod
     def create(cls, base_url: str, profile: Profile) -> Suite:
-        pool = ClientPool(profile.rate_limit)
+        # On this machine the suite can be other clients by its source address (as the
+        # load tests are), whether or not the target trusts its X-Forwarded-For.
+        sources = is_loopback(base_url) and can_send_from(SOURCE_CHECK, base_url)
+        pool = ClientPool(profile.rate_limit, sources=sources)
         dedicated = profile.target.dedicated
         ledger = SlotLedger(dedicated=is_loopback(base_url) if dedicated is None else dedicated)
         clock = TargetClock(base_url, control_api=bool(profile.target.control_api))
@@ -55,9 +62,8 @@ class Suite:
 
     def summary(self) -> str:
         pool = self.pool
-        clients = "as simulated clients (X-Forwarded-For)" if pool.simulate else "as one client"
         return (
-            f"contract suite: {pool.requests} requests to {self.base_url} {clients},"
+            f"contract suite: {pool.requests} requests to {self.base_url} {pool.describe()},"
             f" profile {self.profile.name!r} ({self.profile.rate_limit}),"
             f" {pool.unplanned_429s} unplanned 429s, {pool.waited:.1f} s waited for the rate"
             f" limit, {time.monotonic() - self.started:.1f} s in all"

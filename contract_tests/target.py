@@ -79,8 +79,10 @@ class Exchange:
         return self.status == 400 and self.error == SLOT_TAKEN
 
     @property
-    def retry_after(self) -> int | None:
-        return parse_retry_after(self.headers)
+    def retry_after(self) -> float | None:
+        # An HTTP-date without a Date header is measured against the moment it arrived.
+        arrived = time.time() - (time.monotonic() - self.received_at)
+        return parse_retry_after(self.headers, received=arrived)
 
     def curl(self) -> str:
         """A curl command line that sends the same request again."""
@@ -132,16 +134,56 @@ class Target:
         self.profile = profile
         self.pool = pool
         self.ledger = ledger
-        self.http = httpx.Client(
-            timeout=timeout, limits=httpx.Limits(max_connections=64), follow_redirects=False
-        )
+        self._timeout = timeout
+        self.http = self._new_http()
+        # One connection pool per loopback source address the suite sends from.
+        self._by_source: dict[str, httpx.Client] = {}
         self.book_template = spec.book_path()
         self._recent: list[Exchange] = []
         self._lock = threading.Lock()
         self._local = threading.local()
 
+    def _new_http(self, source_address: str | None = None) -> httpx.Client:
+        transport = httpx.HTTPTransport(local_address=source_address) if source_address else None
+        return httpx.Client(
+            timeout=self._timeout,
+            limits=httpx.Limits(max_connections=64),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def _http_for(self, client: Client) -> httpx.Client:
+        if client.source_address is None:
+            return self.http
+        with self._lock:
+            http = self._by_source.get(client.source_address)
+            if http is None:
+                http = self._by_source[client.source_address] = self._new_http(
+                    client.source_address
+                )
+            return http
+
     def close(self) -> None:
         self.http.close()
+        with self._lock:
+            sources, self._by_source = list(self._by_source.values()), {}
+        for http in sources:
+            http.close()
+
+    @contextlib.contextmanager
+    def as_client(self, client: Client) -> Iterator[list[Exchange]]:
+        """This thread's requests go as client; yields the list of every one sent, in order.
+
+        A rate-limit probe judges a client's whole history, the requests of helpers
+        such as book_free_slot included.
+        """
+        previous = getattr(self._local, "client", None), getattr(self._local, "sent", None)
+        sent: list[Exchange] = []
+        self._local.client, self._local.sent = client, sent
+        try:
+            yield sent
+        finally:
+            self._local.client, self._local.sent = previous
 
     # What the failure report shows: the exchanges of the test that failed.
 
@@ -190,12 +232,16 @@ class Target:
         if body is not None:
             content = json.dumps(body, ensure_ascii=False).encode()
             request_headers.setdefault("Content-Type", "application/json")
+        # A client the caller chose (or as_client's) is waited for; otherwise the pool picks.
+        chosen = client or getattr(self._local, "client", None)
         attempts = 0
         while True:
-            sender = client or self.pool.acquire()
+            sender = chosen or self.pool.acquire()
             sent_headers = {**request_headers, **sender.headers()}
             started = time.monotonic()
-            response = self.http.request(method, url, content=content, headers=sent_headers)
+            response = self._http_for(sender).request(
+                method, url, content=content, headers=sent_headers
+            )
             exchange = Exchange(
                 method=method,
                 url=url,
@@ -208,6 +254,9 @@ class Target:
                 elapsed=time.monotonic() - started,
             )
             self.pool.record(sender, exchange.status, exchange.headers)
+            sent = getattr(self._local, "sent", None)
+            if sent is not None:
+                sent.append(exchange)
             if not getattr(self._local, "unreported", False):
                 self.note(exchange)
             if exchange.status != 429 or not retry_429:
@@ -223,8 +272,8 @@ class Target:
                     f" the profile's limit of {self.profile.rate_limit}; is the profile's"
                     f" rate limit the target's?"
                 )
-            if client is not None:
-                self.pool.wait_until_quiet(client)
+            if chosen is not None:
+                self.pool.wait_until_quiet(chosen)
 
     def post_booking(
         self,
