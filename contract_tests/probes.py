@@ -4,10 +4,17 @@ A probe needs one client's whole quota and then waits most of a window, so the
 probes run before the tests that judge them: in background threads at the start
 of the run when the suite may act as many clients (each probe is its own
 client, and the wait overlaps the rest of the suite), inline otherwise.
+
+Each probe keeps its client's whole ``history``, every request in order from a
+moment the client's window was empty: the tests hold ``r``, ``t`` and
+``Retry-After`` to what that history says they must be.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -15,26 +22,67 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bodies import booking_body
-from .ratelimit import Client, FieldSyntaxError, parse_quota
+from .ratelimit import (
+    Client,
+    FieldSyntaxError,
+    Observed,
+    parse_quota,
+    retry_after_rounding,
+    trusts_peer,
+)
 from .slots import in_the_past
 from .target import Exchange, Target
+
+# Seconds past a retry's due moment before the suite sends it: clocks tick apart.
+RETRY_SLACK = 0.05
+
+
+def observed(history: list[Exchange]) -> list[Observed]:
+    """A client's requests as the rate-limit arithmetic sees them."""
+    return [Observed(e.received_at - e.elapsed, e.received_at, e.status != 429) for e in history]
+
+
+def retry_wait(exchange: Exchange, window: float) -> float:
+    """Seconds after a 429 arrived before its retry may go: Retry-After, rounding and all."""
+    retry_after = exchange.retry_after
+    if retry_after is None:
+        return window + RETRY_SLACK
+    return retry_after + retry_after_rounding(exchange.headers) + RETRY_SLACK
+
+
+@dataclass
+class Spoof:
+    """A client over the limit sends an X-Forwarded-For that names someone else."""
+
+    client: str
+    header: str  # the X-Forwarded-For it sent
+    locked_out: Exchange  # its request over the limit, without the header
+    spoofed: Exchange
+    history: list[Exchange] = field(default_factory=list)
 
 
 @dataclass
 class Exhaustion:
-    """A fresh client sends `limit` requests of every outcome, then one more."""
+    """A fresh client sends `limit` requests of every outcome, a booking too, then one more."""
 
+    client: str = ""
+    history: list[Exchange] = field(default_factory=list)
     accepted: list[tuple[str, Exchange]] = field(default_factory=list)
     refused: Exchange | None = None
-    # While locked out: label -> exchange (spoofed X-Forwarded-For, unknown user and bad JSON).
+    booking: Exchange | None = None  # the 201 among `accepted`
+    booking_problem: str | None = None  # why there is none
+    # While locked out: label -> exchange (unknown user and bad JSON).
     during_lockout: dict[str, Exchange] = field(default_factory=dict)
     other_client: Exchange | None = None
+    spoof: Spoof | None = None  # an untrusted peer's made-up X-Forwarded-For
+    forged_hop: Spoof | None = None  # behind a trusted proxy, a hop forged ahead of the client
+    unchecked: dict[str, str] = field(default_factory=dict)  # check -> why it was not made
 
     @property
     def exchanges(self) -> list[Exchange]:
-        out = [e for _, e in self.accepted]
-        out += [e for e in (self.refused, self.other_client) if e is not None]
-        return out + list(self.during_lockout.values())
+        out = list(self.history)
+        out += [e for e in (self.other_client,) if e is not None]
+        return out + (self.spoof.history if self.spoof is not None else [])
 
 
 @dataclass
@@ -46,10 +94,11 @@ class RetryAfterProbe:
     refused: Exchange
     retry: Exchange | None = None
     waited: float = 0.0
+    history: list[Exchange] = field(default_factory=list)
 
     @property
     def exchanges(self) -> list[Exchange]:
-        return [e for e in (self.first, self.refused, self.retry) if e is not None]
+        return list(self.history)
 
 
 @dataclass
@@ -60,19 +109,44 @@ class LockoutProbe:
     refused_at: float
     hammered: list[tuple[float, Exchange]] = field(default_factory=list)
     retry: Exchange | None = None
+    history: list[Exchange] = field(default_factory=list)
 
     @property
     def exchanges(self) -> list[Exchange]:
-        out = [self.refused, *(e for _, e in self.hammered)]
-        return out + ([self.retry] if self.retry is not None else [])
+        return list(self.history)
+
+
+@dataclass
+class BoundaryProbe:
+    """`limit` requests just before a multiple of the window since the epoch, one just after.
+
+    A limiter of fixed windows aligned to the clock forgets the first ones at the
+    multiple and lets the last one (and a whole limit more) through.
+    """
+
+    boundary: float  # epoch seconds, a multiple of the window
+    before: list[Exchange] = field(default_factory=list)
+    after: Exchange | None = None
+    first_sent: float = 0.0  # epoch seconds, this machine's clock
+    last_received: float = 0.0
+    after_sent: float = 0.0
+    after_received: float = 0.0
+    problem: str | None = None  # why the probe could not straddle a multiple
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return [*self.before, *([self.after] if self.after is not None else [])]
 
 
 class ProbeFailed(RuntimeError):
     """A probe could not be run to its end; the tests that judge it report why."""
 
 
-def _outcomes(target: Target) -> list[tuple[str, Callable[[Client], Exchange]]]:
-    """Requests with every kind of outcome; none of them can book anything."""
+Send = Callable[[Client], Exchange]
+
+
+def _outcomes(target: Target) -> list[tuple[str, Send]]:
+    """Requests with every kind of outcome but a booking; none of them can book anything."""
     profile = target.profile
     event_type = profile.event_types()[0]
     host = profile.host_of(event_type)
@@ -114,6 +188,21 @@ def _outcomes(target: Target) -> list[tuple[str, Callable[[Client], Exchange]]]:
     ]
 
 
+def _spoofing(target: Target, client: Client, header: str) -> Exchange:
+    """A refused slot from client with a made-up X-Forwarded-For of its own."""
+    profile = target.profile
+    event_type = profile.event_types()[0]
+    body = booking_body(profile, event_type, in_the_past(profile.host_of(event_type), event_type))
+    return target.post_booking(
+        event_type, body, headers={"X-Forwarded-For": header}, client=client, retry_429=False
+    )
+
+
+def _made_up_address() -> str:
+    """An address from TEST-NET-3 (RFC 5737), new each time: no client of the target has it."""
+    return f"203.0.113.{random.randrange(1, 255)}"
+
+
 def _remaining(exchange: Exchange) -> int | None:
     try:
         return parse_quota(exchange.headers).remaining
@@ -121,7 +210,7 @@ def _remaining(exchange: Exchange) -> int | None:
         return None
 
 
-def _fresh_start(target: Target, first: Callable[[Client], Exchange]) -> tuple[Client, Exchange]:
+def _fresh_start(target: Target, first: Send) -> tuple[Client, Exchange]:
     """A client whose first request leaves limit-1: no request of it is in the window."""
     limit = target.profile.rate_limit.limit
     for _ in range(3):
@@ -136,37 +225,128 @@ def _fresh_start(target: Target, first: Callable[[Client], Exchange]) -> tuple[C
     return client, exchange
 
 
+def _book(target: Target) -> tuple[Exchange | None, str | None]:
+    """Book a free slot (inside as_client): one of the latest, which no other test books first."""
+    profile = target.profile
+    event_type = profile.event_types()[0]
+    host = profile.host_of(event_type)
+    slots = itertools.islice(target.ledger.free_slots(host, event_type, latest_first=True), 4)
+    try:
+        _, exchange = target.book_free_slot(
+            event_type, lambda slot: booking_body(profile, event_type, slot), slots=slots
+        )
+    except Exception as exc:  # the booking rules' tests judge why; here it is only missing
+        return None, f"booking a free slot of {event_type.label} failed: {exc}"
+    if exchange.status != 201:
+        return None, f"booking a free slot of {event_type.label} got {exchange.status}"
+    return exchange, None
+
+
+def _label(exchange: Exchange) -> str:
+    if exchange.status == 201:
+        return "a booking (201)"
+    if exchange.is_slot_taken:
+        return "a slot found taken (400)"
+    return f"a booking attempt ({exchange.status})"
+
+
 def exhaust(target: Target) -> Exhaustion:
     limit = target.profile.rate_limit.limit
     outcomes = _outcomes(target)
     result = Exhaustion()
     label, send = outcomes[0]
-    client, exchange = _fresh_start(target, send)
-    result.accepted.append((label, exchange))
-    for index in range(1, limit):
-        label, send = outcomes[index % len(outcomes)]
-        result.accepted.append((label, send(client)))
-    result.refused = outcomes[0][1](client)
-
-    event_type = target.profile.event_types()[0]
-    spoofed = {"X-Forwarded-For": "203.0.113.77"}
-    if not target.profile.rate_limit.trusts_forwarded_for:
-        past = in_the_past(target.profile.host_of(event_type), event_type)
-        body = booking_body(target.profile, event_type, past)
-        result.during_lockout["spoofed X-Forwarded-For"] = target.post_booking(
-            event_type, body, headers=spoofed, client=client, retry_429=False
+    client, first = _fresh_start(target, send)
+    result.client = client.name
+    result.accepted.append((label, first))
+    with target.as_client(client) as history:
+        if limit >= 2:
+            # Second of the quota, so a window the booking cleared shows in every request after.
+            result.booking, result.booking_problem = _book(target)
+            result.accepted += [(_label(e), e) for e in history]
+        fillers = itertools.cycle(outcomes[1:] + outcomes[:1])
+        while len(result.accepted) < limit:
+            label, send = next(fillers)
+            result.accepted.append((label, send(client)))
+        result.refused = outcomes[0][1](client)
+        result.during_lockout["unknown user with a body that is not JSON"] = target.post_booking(
+            target.profile.event_types()[0],
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+            host_slug="no-such-user-contract",
+            client=client,
+            retry_429=False,
         )
-    result.during_lockout["unknown user with a body that is not JSON"] = target.post_booking(
-        event_type,
-        content=b"{not json",
-        headers={"Content-Type": "application/json"},
-        host_slug="no-such-user-contract",
-        client=client,
-        retry_429=False,
-    )
-    if target.pool.simulate:
-        result.other_client = outcomes[0][1](target.pool.fresh())
+        _spoof_as_the_client(target, client, result)
+    result.history = [first, *history]
+    _other_client(target, outcomes[0][1], result)
+    if client.forwarded_for is not None:
+        _untrusted_peer(target, result)
     return result
+
+
+def _spoof_as_the_client(target: Target, client: Client, result: Exhaustion) -> None:
+    """Over the limit, the client names someone else in X-Forwarded-For."""
+    rate_limit = target.profile.rate_limit
+    assert result.refused is not None
+    if client.forwarded_for is None:
+        if trusts_peer(rate_limit, client.source_address):
+            result.unchecked["spoof"] = (
+                f"the profile says the target trusts X-Forwarded-For from {client.name}"
+            )
+            return
+        header = _made_up_address()
+        spoofed = _spoofing(target, client, header)
+        result.spoof = Spoof(client.name, header, result.refused, spoofed)
+        return
+    # Behind a trusted proxy (this machine), a hop the client forged ahead of its own.
+    if rate_limit.trusted_proxies is not None and "*" in rate_limit.trusted_proxies:
+        result.unchecked["forged hop"] = (
+            "the profile says the target trusts every peer as a proxy ('*'): every hop is then"
+            " a proxy, and which one is the client is the target's choice"
+        )
+        return
+    if trusts_peer(rate_limit, client.forwarded_for):
+        result.unchecked["forged hop"] = (
+            f"the profile lists {client.forwarded_for}, the suite's simulated client, as a"
+            f" trusted proxy"
+        )
+        return
+    forging = target.pool.forging(client, _made_up_address())
+    assert forging.forwarded_for is not None
+    forged = _outcomes(target)[0][1](forging)
+    result.forged_hop = Spoof(client.name, forging.forwarded_for, result.refused, forged)
+
+
+def _other_client(target: Target, send: Send, result: Exhaustion) -> None:
+    if not target.pool.simulate:
+        result.unchecked["another client"] = (
+            "the target is not on this machine and does not trust X-Forwarded-For from it:"
+            " the suite can only be one client (a profile with trustsForwardedFor, or a"
+            " target on loopback, lets it be many)"
+        )
+        return
+    result.other_client = send(target.pool.fresh())
+
+
+def _untrusted_peer(target: Target, result: Exhaustion) -> None:
+    """From a loopback address the target must not trust: the limit, then a spoofed header."""
+    peer = target.pool.untrusted_peer()
+    if peer is None:
+        result.unchecked["spoof"] = (
+            "the profile lists every loopback address as a trusted proxy"
+            if target.pool.sources
+            else "the target trusts X-Forwarded-For from this machine and is not on loopback:"
+            " the suite has no address it does not trust to send from"
+        )
+        return
+    send = _outcomes(target)[0][1]
+    with target.as_client(peer) as history:
+        for _ in range(target.profile.rate_limit.limit):
+            send(peer)
+        locked_out = send(peer)
+        header = _made_up_address()
+        spoofed = _spoofing(target, peer, header)
+    result.spoof = Spoof(peer.name, header, locked_out, spoofed, history)
 
 
 def _pause(window: int) -> float:
@@ -175,52 +355,103 @@ def _pause(window: int) -> float:
 
 
 def retry_after(target: Target) -> RetryAfterProbe:
+    window = target.profile.rate_limit.window
     limit = target.profile.rate_limit.limit
-    outcomes = _outcomes(target)
-    send = outcomes[0][1]
+    send = _outcomes(target)[0][1]
     client, first = _fresh_start(target, send)
-    time.sleep(_pause(target.profile.rate_limit.window))
-    started = time.monotonic()
-    for _ in range(limit - 1):
-        exchange = send(client)
-        if exchange.status == 429:
-            break
-    refused = send(client)
-    pause = started - first.received_at
-    probe = RetryAfterProbe(first=first, pause=pause, refused=refused)
-    if refused.status != 429:
-        return probe
-    wait = (
-        refused.retry_after if refused.retry_after is not None else target.profile.rate_limit.window
-    )
-    # Retry-After counts from the moment the response was sent; the slack covers the trip.
-    time.sleep(max(0.0, refused.received_at + wait + 0.05 - time.monotonic()))
-    probe.waited = time.monotonic() - refused.received_at
-    probe.retry = send(client)
+    with target.as_client(client) as history:
+        time.sleep(_pause(window))
+        started = time.monotonic()
+        for _ in range(limit - 1):
+            exchange = send(client)
+            if exchange.status == 429:
+                break
+        refused = send(client)
+        pause = started - first.received_at
+        probe = RetryAfterProbe(first=first, pause=pause, refused=refused)
+        if refused.status == 429:
+            # Retry-After counts from the moment the response was sent; the slack covers the trip.
+            due = refused.received_at + retry_wait(refused, window)
+            time.sleep(max(0.0, due - time.monotonic()))
+            probe.waited = time.monotonic() - refused.received_at
+            probe.retry = send(client)
+    probe.history = [first, *history]
     return probe
 
 
 def lockout(target: Target) -> LockoutProbe:
+    window = target.profile.rate_limit.window
     limit = target.profile.rate_limit.limit
     send = _outcomes(target)[0][1]
-    client, _ = _fresh_start(target, send)
-    for _ in range(limit - 1):
-        send(client)
-    refused = send(client)
-    probe = LockoutProbe(refused=refused, refused_at=refused.received_at)
-    if refused.status != 429:
+    client, first = _fresh_start(target, send)
+    with target.as_client(client) as history:
+        for _ in range(limit - 1):
+            send(client)
+        refused = send(client)
+        probe = LockoutProbe(refused=refused, refused_at=refused.received_at)
+        if refused.status == 429:
+            wait = retry_wait(refused, window)
+            # Half-way through the lockout, a whole quota of refused requests: if they counted,
+            # they would still fill the window when the original lockout ends.
+            time.sleep(max(0.0, refused.received_at + wait / 2 - time.monotonic()))
+            for _ in range(limit):
+                exchange = send(client)
+                probe.hammered.append((exchange.received_at, exchange))
+            time.sleep(max(0.0, refused.received_at + wait - time.monotonic()))
+            probe.retry = send(client)
+    probe.history = [first, *history]
+    return probe
+
+
+def _wall(monotonic: float) -> float:
+    return time.time() - (time.monotonic() - monotonic)
+
+
+def boundary(target: Target) -> BoundaryProbe:
+    """Straddle a multiple of the window: the burst inside the second before it, one after.
+
+    In a rolling window the request after the multiple still sees the whole burst,
+    so it is refused; fixed windows on the clock start afresh at the multiple.
+    """
+    window = target.profile.rate_limit.window
+    limit = target.profile.rate_limit.limit
+    send = _outcomes(target)[0][1]
+    # The gap either side of the multiple: room for the target's clock to differ from ours.
+    margin = min(0.5, window / 8)
+    span = max(1.0, window / 4)  # how long before the multiple the burst may start
+    probe = BoundaryProbe(boundary=0.0)
+    for _ in range(3):
+        client = target.pool.fresh()
+        now = time.time()
+        start_by = min(span, window - 3 * margin)
+        multiple = (math.floor(now / window) + 1) * window
+        if multiple - start_by < now:
+            multiple += window
+        time.sleep(max(0.0, multiple - start_by - time.time()))
+        probe = BoundaryProbe(boundary=multiple)
+        with target.as_client(client) as history:
+            for _ in range(limit):
+                send(client)
+            probe.before = list(history)
+            time.sleep(max(0.0, multiple + margin - time.time()))
+            probe.after = send(client)
+        first, last = probe.before[0], probe.before[-1]
+        probe.first_sent = _wall(first.received_at - first.elapsed)
+        probe.last_received = _wall(last.received_at)
+        probe.after_sent = _wall(probe.after.received_at - probe.after.elapsed)
+        probe.after_received = _wall(probe.after.received_at)
+        if probe.last_received >= multiple:
+            probe.problem = (
+                f"the {limit} requests took {probe.last_received - probe.first_sent:.1f} s and"
+                f" ran past the multiple"
+            )
+            span = min(2 * span, window - 3 * margin)
+            continue
+        if probe.after_received - probe.first_sent >= window:
+            probe.problem = "the request after the multiple came a whole window after the first"
+            continue
+        probe.problem = None
         return probe
-    wait = (
-        refused.retry_after if refused.retry_after is not None else target.profile.rate_limit.window
-    )
-    # Half-way through the lockout, a whole quota of refused requests: if they counted,
-    # they would still fill the window when the original lockout ends.
-    time.sleep(max(0.0, refused.received_at + wait / 2 - time.monotonic()))
-    for _ in range(limit):
-        exchange = send(client)
-        probe.hammered.append((exchange.received_at, exchange))
-    time.sleep(max(0.0, refused.received_at + wait + 0.05 - time.monotonic()))
-    probe.retry = send(client)
     return probe
 
 
@@ -228,6 +459,7 @@ PROBES: dict[str, Callable[[Target], Any]] = {
     "exhaust": exhaust,
     "retry_after": retry_after,
     "lockout": lockout,
+    "boundary": boundary,
 }
 
 

@@ -2,24 +2,48 @@
 
 Each test judges one claim about a probe (probes.py): a sequence of requests
 from one client that the tests share, so a window is spent once per probe.
+Times the target states (``t``, ``Retry-After``) are held to what the suite saw,
+give or take the round trip and rounding to whole seconds either way.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import pytest
 
-from .probes import Exhaustion, LockoutProbe, RetryAfterProbe
-from .ratelimit import FieldSyntaxError, parse_quota
+from .probes import BoundaryProbe, Exhaustion, LockoutProbe, RetryAfterProbe, observed
+from .ratelimit import (
+    CLOCK_SLACK,
+    FieldSyntaxError,
+    frees_up_in,
+    parse_quota,
+    retry_after_rounding,
+    within_rounding,
+)
 from .suite import Suite
 from .support import assert_error
+from .target import Exchange
 
 
 def exhaustion(contract: Suite) -> Exhaustion:
     probe: Exhaustion = contract.probes.result("exhaust")
     contract.target.note(*probe.exchanges)
     return probe
+
+
+def not_checked(contract: Suite, check: str, why: str) -> None:
+    """Skip, and say so in the run's summary: a skip line alone is easy to miss."""
+    contract.not_reachable(f"Rule 1: {check}", why)
+    pytest.skip(f"{check}: {why}")
+
+
+def remaining(exchange: Exchange) -> int | None:
+    try:
+        return parse_quota(exchange.headers).remaining
+    except FieldSyntaxError:
+        return None  # test_rule_1_every_response_carries_the_ratelimit_fields says why
 
 
 @pytest.mark.probe("exhaust")
@@ -61,19 +85,41 @@ def test_rule_1_remaining_counts_down(contract: Suite) -> None:
 
 @pytest.mark.probe("exhaust")
 def test_rule_1_every_outcome_counts(contract: Suite) -> None:
-    """A request counts whatever its answer: 400, 404 and 415 each take one from r."""
+    """A request counts whatever its answer: 201, 400, 404 and 415 each take one from r."""
     probe = exhaustion(contract)
     previous = None
     for label, exchange in probe.accepted:
-        try:
-            remaining = parse_quota(exchange.headers).remaining
-        except FieldSyntaxError:
-            remaining = None
-        if previous is not None and remaining is not None:
-            assert remaining == previous - 1, f"{label} did not count: r stayed {remaining}"
-        previous = remaining
+        left = remaining(exchange)
+        if previous is not None and left is not None:
+            assert left == previous - 1, f"{label} did not count: r went {previous} to {left}"
+        previous = left
     assert probe.refused is not None and probe.refused.status == 429, (
         "the limit-th + 1 request, after a mix of outcomes, was not refused"
+    )
+
+
+@pytest.mark.probe("exhaust")
+def test_rule_1_a_successful_booking_counts_too(contract: Suite) -> None:
+    """A 201 takes one from r, and the requests before it stay in the window."""
+    probe = exhaustion(contract)
+    if probe.booking is None:
+        not_checked(contract, "a booking counts", f"no booking to count ({probe.booking_problem})")
+    limit = contract.profile.rate_limit.limit
+    exchanges = [e for _, e in probe.accepted]
+    index = next(i for i, e in enumerate(exchanges) if e is probe.booking)
+    before = remaining(exchanges[index - 1]) if index else limit
+    booked = remaining(probe.booking)
+    if before is not None and booked is not None:
+        assert booked == before - 1, f"the booking did not count: r went {before} to {booked}"
+    after = exchanges[index + 1 :]
+    if booked is not None and after and (left := remaining(after[0])) is not None:
+        assert left == booked - 1, (
+            f"r went {booked} at the booking, then {left}: the 201 cleared the client's"
+            f" window, but every request counts, whatever its outcome"
+        )
+    assert probe.refused is not None and probe.refused.status == 429, (
+        f"after {limit} requests, a 201 among them, the next inside the window got"
+        f" {probe.refused.status if probe.refused else None}: the booking did not count"
     )
 
 
@@ -82,6 +128,7 @@ def test_rule_1_request_over_the_limit_is_429(contract: Suite) -> None:
     """The limit requests of a window pass; the next is 429 with Retry-After and an error body."""
     probe = exhaustion(contract)
     limit = contract.profile.rate_limit.limit
+    window = contract.profile.rate_limit.window
     early = [label for label, e in probe.accepted if e.status == 429]
     assert not early, f"429 before the limit of {limit} was reached: {early}"
     refused = probe.refused
@@ -89,9 +136,12 @@ def test_rule_1_request_over_the_limit_is_429(contract: Suite) -> None:
     assert refused.status == 429, f"request {limit + 1} inside the window was not refused"
     assert_error(refused, 429)
     retry_after = refused.retry_after
-    assert retry_after is not None, "a 429 without Retry-After in delay-seconds"
-    window = contract.profile.rate_limit.window
-    assert 1 <= retry_after <= window, f"Retry-After {retry_after} is outside 1..{window}"
+    assert retry_after is not None, "a 429 without Retry-After (delay-seconds or an HTTP-date)"
+    low, high = frees_up_in(observed(probe.history), probe.history.index(refused), window)
+    assert within_rounding(retry_after, low, high, retry_after_rounding(refused.headers)), (
+        f"Retry-After {retry_after:g} s, but the client's oldest request leaves the window in"
+        f" {low:.2f} to {high:.2f} s: a retry then is accepted, not earlier, not needlessly later"
+    )
     assert parse_quota(refused.headers).remaining == 0, "a 429 must say r=0"
 
 
@@ -106,26 +156,121 @@ def test_rule_1_rate_limit_answers_before_404_and_validation(contract: Suite) ->
 @pytest.mark.probe("exhaust")
 def test_rule_1_spoofed_forwarded_for_does_not_reset_the_limit(contract: Suite) -> None:
     """A client the target does not trust cannot dodge the limit with X-Forwarded-For."""
-    if contract.profile.rate_limit.trusts_forwarded_for:
-        pytest.skip("the profile says the target trusts X-Forwarded-For from this machine")
     probe = exhaustion(contract)
-    exchange = probe.during_lockout["spoofed X-Forwarded-For"]
-    assert exchange.status == 429, (
-        "over the limit, a request with a made-up X-Forwarded-For got through: the target"
-        " trusts X-Forwarded-For from a client it should not"
+    spoof = probe.spoof
+    if spoof is None:
+        not_checked(contract, "a spoofed X-Forwarded-For", probe.unchecked["spoof"])
+    contract.target.note(*spoof.history, spoof.locked_out, spoof.spoofed)
+    limit = contract.profile.rate_limit.limit
+    assert spoof.locked_out.status == 429, (
+        f"{spoof.client} was not refused after {limit} requests inside the window"
+    )
+    assert spoof.spoofed.status == 429, (
+        f"over the limit, {spoof.client} sent X-Forwarded-For: {spoof.header} and got"
+        f" {spoof.spoofed.status}: the target honours X-Forwarded-For from a peer that is not"
+        f" a trusted proxy, so any client can dodge the limit"
+    )
+
+
+@pytest.mark.probe("exhaust")
+def test_rule_1_spoofed_forwarded_for_hop_behind_a_trusted_proxy_does_not_count(
+    contract: Suite,
+) -> None:
+    """Behind a trusted proxy, the client is the right-most hop that is not a proxy."""
+    if not contract.profile.rate_limit.trusts_forwarded_for:
+        pytest.skip(
+            "the profile says the target does not trust X-Forwarded-For from this machine:"
+            " there is no trusted proxy to forge a hop behind"
+        )
+    probe = exhaustion(contract)
+    forged = probe.forged_hop
+    if forged is None:
+        not_checked(contract, "a forged X-Forwarded-For hop", probe.unchecked["forged hop"])
+    assert forged.locked_out.status == 429, (
+        f"{forged.client} was not refused after {contract.profile.rate_limit.limit} requests"
+    )
+    assert forged.spoofed.status == 429, (
+        f"over the limit, {forged.client} sent, through this machine (a trusted proxy),"
+        f" X-Forwarded-For: {forged.header} and got {forged.spoofed.status}: the target took"
+        f" the forged left-most hop as the client, not the right-most hop that is not a"
+        f" trusted proxy"
     )
 
 
 @pytest.mark.probe("exhaust")
 def test_rule_1_another_client_is_unaffected(contract: Suite) -> None:
     """One client over the limit does not limit another."""
-    if not contract.profile.rate_limit.trusts_forwarded_for:
-        pytest.skip("the profile says the target does not trust X-Forwarded-For: one client")
     probe = exhaustion(contract)
     other = probe.other_client
-    assert other is not None
-    assert other.status != 429, "a fresh client was refused because another went over the limit"
-    assert parse_quota(other.headers).remaining == contract.profile.rate_limit.limit - 1
+    if other is None:
+        not_checked(contract, "another client is unaffected", probe.unchecked["another client"])
+    contract.target.note(other)
+    hint = (
+        ""
+        if contract.pool.forwarded
+        else " (unless something between this machine and the target, such as Docker's"
+        " published ports, makes every loopback source address look the same to it)"
+    )
+    assert other.status != 429, (
+        f"{other.client} was refused because {probe.client} went over the limit: the limit"
+        f" is per client IP{hint}"
+    )
+    assert remaining(other) == contract.profile.rate_limit.limit - 1, (
+        f"{other.client}'s first request left r={remaining(other)}: it counted another"
+        f" client's requests{hint}"
+    )
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S.%f")[:-4]
+
+
+@pytest.mark.probe("boundary")
+def test_rule_1_no_more_than_the_limit_across_a_multiple_of_the_window(contract: Suite) -> None:
+    """Just after a multiple of the window since the epoch, the requests just before still count."""
+    probe: BoundaryProbe = contract.probes.result("boundary")
+    contract.target.note(*probe.exchanges)
+    if probe.problem is not None or probe.after is None:
+        not_checked(contract, "a multiple of the window", f"{probe.problem}, three times")
+    window = contract.profile.rate_limit.window
+    limit = len(probe.before)
+    early = [e for e in probe.before if e.status == 429]
+    assert not early, f"429 before the limit of {limit} was reached: {early}"
+    assert probe.after.status == 429, (
+        f"{limit} requests arrived from {_clock(probe.first_sent)} to"
+        f" {_clock(probe.last_received)} UTC, just before {_clock(probe.boundary)} (a multiple"
+        f" of the {window} s window since the epoch), and the request at"
+        f" {_clock(probe.after_sent)} got {probe.after.status}: {limit + 1} in"
+        f" {probe.after_received - probe.first_sent:.1f} s. Fixed windows on the clock start"
+        f" afresh there; the limit holds in any rolling window"
+    )
+
+
+@pytest.mark.probe("retry_after")
+def test_rule_1_t_is_the_time_until_a_request_frees_up(contract: Suite) -> None:
+    """RateLimit's t is when the client's oldest request in the window leaves it."""
+    probe: RetryAfterProbe = contract.probes.result("retry_after")
+    contract.target.note(*probe.exchanges)
+    window = contract.profile.rate_limit.window
+    history = observed(probe.history)
+    wrong = []
+    for index, exchange in enumerate(probe.history):
+        try:
+            quota = parse_quota(exchange.headers)
+        except FieldSyntaxError:
+            continue  # test_rule_1_every_response_carries_the_ratelimit_fields
+        low, high = frees_up_in(history, index, window)
+        # With requests left, "nothing to wait for" (t=0) is a reading the contract allows.
+        if within_rounding(quota.reset, low, high) or (quota.remaining > 0 and quota.reset == 0):
+            continue
+        wrong.append(
+            f"request {index + 1} ({exchange.status}, r={quota.remaining}): t={quota.reset},"
+            f" but its oldest request leaves the window in {low:.2f} to {high:.2f} s"
+        )
+    assert not wrong, (
+        f"a request, a pause of {probe.pause:.1f} s, then the rest of the quota and more: "
+        + "; ".join(wrong)
+    )
 
 
 @pytest.mark.probe("retry_after")
@@ -140,9 +285,11 @@ def test_rule_1_retry_after_is_not_needlessly_long(contract: Suite) -> None:
     retry_after = probe.refused.retry_after
     assert retry_after is not None, "a 429 without Retry-After"
     # The first request leaves the window `pause` seconds before a whole window is up.
-    due = math.ceil(window - probe.pause)
-    assert retry_after <= due + 1, (
-        f"Retry-After {retry_after}, but the first request of the window leaves it in {due} s"
+    _, due = frees_up_in(observed(probe.history), probe.history.index(probe.refused), window)
+    most = math.ceil(due + CLOCK_SLACK) + retry_after_rounding(probe.refused.headers)
+    assert retry_after <= most, (
+        f"Retry-After {retry_after:g} s, but the first request of the window leaves it in"
+        f" {due:.2f} s"
     )
 
 
@@ -170,10 +317,12 @@ def test_rule_1_429_does_not_extend_the_lockout(contract: Suite) -> None:
         later = exchange.retry_after
         assert later is not None, "a 429 without Retry-After"
         elapsed = at - probe.refused_at
-        assert later <= first - elapsed + 1.5, (
-            f"Retry-After grew from {first} to {later} after {elapsed:.1f} s of refused requests"
+        rounding = retry_after_rounding(exchange.headers)
+        assert later <= first - elapsed + 1.5 + rounding, (
+            f"Retry-After grew from {first:g} to {later:g} after {elapsed:.1f} s of refused"
+            f" requests"
         )
     assert probe.retry is not None and probe.retry.status != 429, (
-        f"still refused when the first Retry-After ({first} s) was up: the refused requests"
+        f"still refused when the first Retry-After ({first:g} s) was up: the refused requests"
         f" extended the lockout"
     )
