@@ -226,8 +226,13 @@ class Target:
         headers: Mapping[str, str] | None = None,
         client: Client | None = None,
         retry_429: bool = True,
+        chunked: bool = False,
     ) -> Exchange:
-        """Send one request as a paced client; a 429 the suite did not plan for is waited out."""
+        """Send one request as a paced client; a 429 the suite did not plan for is waited out.
+
+        With ``chunked`` the body goes out in chunks with no Content-Length, as a browser
+        stream or a proxy may send it.
+        """
         request_headers = dict(headers or {})
         if body is not None:
             content = json.dumps(body, ensure_ascii=False).encode()
@@ -238,14 +243,18 @@ class Target:
         while True:
             sender = chosen or self.pool.acquire()
             sent_headers = {**request_headers, **sender.headers()}
+            payload: Any = content
+            if chunked and content is not None:
+                payload = iter([content[i : i + 4096] for i in range(0, len(content), 4096)])
             started = time.monotonic()
             response = self._http_for(sender).request(
-                method, url, content=content, headers=sent_headers
+                method, url, content=payload, headers=sent_headers
             )
+            shown = {**sent_headers, "Transfer-Encoding": "chunked"} if chunked else sent_headers
             exchange = Exchange(
                 method=method,
                 url=url,
-                request_headers=sent_headers,
+                request_headers=shown,
                 request_body=content,
                 status=response.status_code,
                 response_headers=response.headers,
@@ -286,6 +295,7 @@ class Target:
         event_slug: str | None = None,
         client: Client | None = None,
         retry_429: bool = True,
+        chunked: bool = False,
     ) -> Exchange:
         url = self.book_url(host_slug or event_type.host_slug, event_slug or event_type.slug)
         return self.send(
@@ -296,6 +306,7 @@ class Target:
             headers=headers,
             client=client,
             retry_429=retry_429,
+            chunked=chunked,
         )
 
     def book_free_slot(

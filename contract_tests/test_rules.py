@@ -151,6 +151,20 @@ def test_rule_3_body_over_64_kib_is_413(contract: Suite) -> None:
     assert_error(exchange, 413)
 
 
+def test_rule_3_chunked_body_over_64_kib_is_413(contract: Suite) -> None:
+    """The 64 KiB cap holds for a body sent in chunks with no Content-Length, too."""
+    event_type = plain(contract.profile)
+    slot = free_slot(contract, event_type)
+    body = booking_body(contract.profile, event_type, slot, inviteeNotes="x" * 70_000)
+    content = json.dumps(body).encode()
+    exchange = contract.target.post_booking(
+        event_type, content=content, headers={"Content-Type": "application/json"}, chunked=True
+    )
+    if exchange.status == 201:
+        contract.ledger.mark_busy(event_type, slot)
+    assert_error(exchange, 413)
+
+
 def test_rule_3_fractional_seconds_are_accepted_and_normalised(contract: Suite) -> None:
     """Times as Date.toISOString() sends them (.000Z) book, and come back as ...:SSZ."""
     event_type = plain(contract.profile)

@@ -521,6 +521,20 @@ def _past_closing_accepted(scope: Scope, data: dict[str, Any]) -> Any:
     return Captured(201, [(b"content-type", b"application/json")], json.dumps(booking).encode())
 
 
+def _chunked_uncapped(scope: Scope, body: bytes) -> Any:
+    """A server that caps Content-Length but reads a chunked body whole, and books it."""
+    has_length = any(name.lower() == b"content-length" for name, _ in scope["headers"])
+    if has_length or len(body) <= 64 * 1024:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        data.pop("inviteeNotes", None)
+    return scope, json.dumps(data).encode()
+
+
 def _html_framework_errors(scope: Scope, request: Any, captured: Captured) -> None:
     if (captured.status in (404, 405) and not BOOK.match(scope["path"])) or captured.status == 405:
         captured.headers = [(k, v) for k, v in captured.headers if k.lower() != b"content-type"]
@@ -672,6 +686,12 @@ FAULTS = [
         _layer(before=json_request(_refuse_if(lambda d: bool(set(d) - KNOWN_FIELDS)))),
         "rule_3",
         ("test_rule_3_unknown_top_level_fields_are_ignored",),
+    ),
+    Fault(
+        "a chunked body over 64 KiB not capped",
+        _layer(before=_chunked_uncapped),
+        "rule_3",
+        ("test_rule_3_chunked_body_over_64_kib_is_413",),
     ),
     Fault(
         "fractional seconds refused",
