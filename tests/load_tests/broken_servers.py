@@ -1,8 +1,9 @@
 """Deliberately broken targets: the reference implementation behind a limiter of our choosing.
 
 ``LimiterGate`` sits in front of the reference app (started with a limit it never
-reaches) and applies one of ``limiters``' models per client IP, honouring
-``X-Forwarded-For`` from loopback so a load run can be many clients. ``RacyStore``
+reaches) and applies one of ``limiters``' models per client IP, with the model's
+RateLimit fields, honouring ``X-Forwarded-For`` from loopback so a load run can be
+many clients. ``RacyStore``
 replaces the reference's booking store with one that checks, yields, then inserts.
 """
 
@@ -39,14 +40,6 @@ class LimiterGate:
         self.app = app
         self.limiter = limiter
 
-    def fields(self, remaining: int) -> list[tuple[bytes, bytes]]:
-        limiter = self.limiter
-        window = int(limiter.window)
-        return [
-            (b"ratelimit-policy", f'"per-ip";q={limiter.limit};w={window}'.encode()),
-            (b"ratelimit", f'"per-ip";r={remaining};t={window}'.encode()),
-        ]
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not BOOK.match(scope["path"]) or scope["method"] != "POST":
             await self.app(scope, receive, send)
@@ -54,10 +47,8 @@ class LimiterGate:
         client = client_ip(scope)
         now = time.time()
         decision = self.limiter.admit(client, now)
-        fields = self.fields(decision.remaining)
+        fields = [(k.encode(), v.encode()) for k, v in self.limiter.fields(decision).items()]
         if not decision.allowed:
-            if decision.retry_after is not None:
-                fields.append((b"retry-after", decision.retry_after.encode()))
             body = json.dumps({"error": "Rate limit exceeded."}).encode()
             headers = [(b"content-type", b"application/json"), *fields]
             await send({"type": "http.response.start", "status": 429, "headers": headers})

@@ -1,7 +1,10 @@
 """Rate limiters, right and wrong, as plain models shared by synthetic streams and broken servers.
 
 ``admit`` decides a request when the server counts it; ``settle`` sees its final
-status (only a limiter that counts successes alone needs it).
+status (only a limiter that counts successes alone needs it). ``fields`` renders a
+decision as the response's RateLimit-Policy, RateLimit and Retry-After fields: every
+model reports an honest ``r`` and ``t`` for what it did, unless breaking them is the
+point of the model.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 class Decision:
     allowed: bool
     retry_after: str | None = None  # the Retry-After of a refusal; None: no such field
-    remaining: int = 0
+    remaining: int = 0  # RateLimit r
+    reset: int = 0  # RateLimit t: seconds until one request frees up
 
 
 class SlidingWindow:
@@ -43,12 +47,15 @@ class SlidingWindow:
     def admit(self, client: str, at: float) -> Decision:
         log = self.log(client, at)
         if len(log) >= self.capacity():
-            decision = Decision(False, self.retry_after(log, at))
+            honest = self.honest_retry_after(log, at)
+            decision = Decision(False, self.retry_after(log, at), 0, self.reset(honest))
             self.refused(client, at)
             return decision
         if not self.counts_after:
             bisect.insort(log, at)
-        return Decision(True, None, self.capacity() - len(log))
+        counted = len(log) + (1 if self.counts_after else 0)
+        frees = self.frees_in(log[0] if log else at, at)
+        return Decision(True, None, self.remaining(counted), self.reset(frees))
 
     def settle(self, client: str, at: float, status: int) -> None:
         if self.counts_after and self.counts(status):
@@ -60,12 +67,34 @@ class SlidingWindow:
     def refused(self, client: str, at: float) -> None:
         pass
 
+    def frees_in(self, oldest: float, at: float) -> int:
+        """Whole seconds until a request counted at ``oldest`` leaves the window."""
+        return max(1, math.ceil(oldest + self.window - at + 0.001))
+
     def honest_retry_after(self, log: list[float], at: float) -> int:
-        frees = log[len(log) - self.capacity()] + self.window
-        return max(1, math.ceil(frees - at + 0.001))
+        return self.frees_in(log[len(log) - self.capacity()], at)
 
     def retry_after(self, log: list[float], at: float) -> str | None:
         return str(self.honest_retry_after(log, at))
+
+    def remaining(self, counted: int) -> int:
+        return max(0, self.limit - counted)
+
+    def reset(self, frees: int) -> int:
+        return min(frees, math.ceil(self.window))
+
+    def policy(self) -> str:
+        return f'"per-ip";q={self.limit};w={math.ceil(self.window)}'
+
+    def fields(self, decision: Decision) -> dict[str, str]:
+        """The response fields of a decision, lower-case names as the verifier reads them."""
+        headers = {
+            "ratelimit-policy": self.policy(),
+            "ratelimit": f'"per-ip";r={decision.remaining};t={decision.reset}',
+        }
+        if decision.retry_after is not None:
+            headers["retry-after"] = decision.retry_after
+        return headers
 
 
 class OffByOne(SlidingWindow):
@@ -118,7 +147,46 @@ class FixedWindow(SlidingWindow):
     def admit(self, client: str, at: float) -> Decision:
         bucket = math.floor(at / self.window)
         log = self.logs[f"{client}@{bucket}"]
+        ends_in = max(1, math.ceil((bucket + 1) * self.window - at))
         if len(log) >= self.limit:
-            return Decision(False, str(max(1, math.ceil((bucket + 1) * self.window - at))))
+            return Decision(False, str(ends_in), 0, ends_in)
         log.append(at)
-        return Decision(True, None, self.limit - len(log))
+        return Decision(True, None, self.limit - len(log), ends_in)
+
+
+# The RateLimit fields broken, the limit itself kept.
+
+
+class StuckRemaining(SlidingWindow):
+    """``r`` never counts down: every accepted request says all but one are left."""
+
+    def remaining(self, counted: int) -> int:
+        return self.limit - 1
+
+
+class LowRemaining(SlidingWindow):
+    """``r`` one short: the request is subtracted twice."""
+
+    def remaining(self, counted: int) -> int:
+        return max(0, self.limit - counted - 1)
+
+
+class ResetIsWindow(SlidingWindow):
+    """``t`` always the whole window, wherever the oldest request is."""
+
+    def reset(self, frees: int) -> int:
+        return math.ceil(self.window)
+
+
+class ResetIsZero(SlidingWindow):
+    """``t`` always 0, as if a request were free right now."""
+
+    def reset(self, frees: int) -> int:
+        return 0
+
+
+class WrongPolicy(SlidingWindow):
+    """Enforces its limit but announces another (a policy string hard-coded for production)."""
+
+    def policy(self) -> str:
+        return f'"per-ip";q={self.limit + 10};w={math.ceil(self.window)}'

@@ -3,7 +3,8 @@
 A server counts each request at some instant between its send and receive time; the
 simulation picks that instant at random, lets a limiter model decide in that order,
 and hands the records to the verifier in the order their responses arrive, as a
-load generator would see them.
+load generator would see them. Each record carries the RateLimit fields the model
+reports for its decision.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def run(sends: list[Send], limiter: SlidingWindow, seed: int = 0) -> list[Record
         decision = limiter.admit(send.client, at)
         status = send.status if decision.allowed else 429
         limiter.settle(send.client, at, status)
-        headers = {"retry-after": decision.retry_after} if decision.retry_after is not None else {}
+        headers = limiter.fields(decision)
         records.append(Record(send.client, send.sent, received, status, headers, send.slot))
     records.sort(key=lambda r: r.received)
     return records

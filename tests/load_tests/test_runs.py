@@ -161,6 +161,31 @@ def test_a_broken_limiter_fails_the_run_and_is_named(tmp_path, limiter, violatio
         assert "client-interference" not in run.violations
 
 
+# Each broken RateLimit field fails the run, named; the limit itself holds, so nothing
+# else is found.
+
+
+def test_the_gate_that_breaks_them_passes_with_a_correct_limiter(tmp_path):
+    with serve_app(broken.behind_limiter(limiters.SlidingWindow(LIMIT, WINDOW))) as url:
+        run = locust(url, tmp_path)
+    assert_passes(run)
+
+
+BROKEN_ALONE = {
+    "r never counts down": (limiters.StuckRemaining, "ratelimit-remaining-wrong"),
+    "t always the window": (limiters.ResetIsWindow, "ratelimit-reset-wrong"),
+    "the policy states another limit": (limiters.WrongPolicy, "ratelimit-policy-wrong"),
+}
+
+
+@pytest.mark.parametrize(("limiter", "violation"), BROKEN_ALONE.values(), ids=BROKEN_ALONE)
+def test_a_broken_field_fails_the_run_named_alone(tmp_path, limiter, violation):
+    with serve_app(broken.behind_limiter(limiter(LIMIT, WINDOW))) as url:
+        run = locust(url, tmp_path)
+    assert_fails_naming(run, violation)
+    assert run.violations == {violation}, run.output
+
+
 def test_a_double_booking_race_fails_the_run(tmp_path):
     app = broken.with_racy_store(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
     with serve_app(app) as url:

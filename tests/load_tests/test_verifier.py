@@ -34,6 +34,11 @@ def judge(records: list[Record], **options: float) -> set[Violation]:
     return set(verify(records, LIMIT, WINDOW, **options).violations)
 
 
+def judge_bare(records: list[Record]) -> set[Violation]:
+    """Hand-made records without RateLimit fields, judged on everything else."""
+    return set(verify(records, LIMIT, WINDOW, ratelimit_fields=False).violations)
+
+
 def mixed_clients(rng: random.Random, end: float = 30.0) -> list[Send]:
     """Hammering, bursty, quiet and self-concurrent clients, with jittery latency."""
     sends: list[Send] = []
@@ -94,7 +99,7 @@ def test_one_201_per_slot_passes_and_adjacent_slots_do_not_overlap():
         Record("b", 0.5, 0.6, 201, slot=next_slot),
         Record("c", 0.5, 0.6, 201, slot=Slot("john-smith", 1000.0, 1900.0)),
     ]
-    assert judge(records) == set()
+    assert judge_bare(records) == set()
 
 
 # Each violation, found and named.
@@ -195,7 +200,7 @@ def test_two_201s_for_overlapping_slots_of_one_host_are_a_double_booking():
         # Another event type of the same host, starting inside the first booking.
         Record("b", 0.0, 0.1, 201, slot=Slot("jane-doe", 1900.0, 5500.0)),
     ]
-    verdict = verify(records, LIMIT, WINDOW)
+    verdict = verify(records, LIMIT, WINDOW, ratelimit_fields=False)
     assert set(verdict.violations) == {Violation.DOUBLE_BOOKING}
     assert "overlapping" in verdict.findings[0].first
 
@@ -210,27 +215,29 @@ def test_a_429_that_a_slow_request_may_explain_is_not_an_accusation():
     records.append(Record("a", 0.5, 0.9, 400))  # slow, in flight across the 429
     records.append(Record("a", 0.6, 0.61, 429, {"retry-after": "2"}))
     records.sort(key=lambda r: r.received)
-    assert judge(records) == set()
+    assert judge_bare(records) == set()
     # Without the slow one in flight, the same 429 is under the limit.
-    assert judge([r for r in records if r.sent != 0.5]) == {Violation.REFUSED_UNDER_LIMIT}
+    assert judge_bare([r for r in records if r.sent != 0.5]) == {Violation.REFUSED_UNDER_LIMIT}
 
 
 def test_six_accepted_are_only_a_violation_when_they_surely_fit_in_one_window():
     spread = [Record("a", i * 0.35, i * 0.35 + 0.01, 400) for i in range(6)]
-    assert judge(spread) == {Violation.LIMIT_EXCEEDED}  # 1.76 s < 2 s
+    assert judge_bare(spread) == {Violation.LIMIT_EXCEEDED}  # 1.76 s < 2 s
     # The same, but the first took long enough that it may have been counted 2 s earlier.
     slow_first = [Record("a", -0.3, 0.01, 400), *spread[1:]]
-    assert judge(slow_first) == set()
+    assert judge_bare(slow_first) == set()
 
 
 def test_429s_cut_off_at_the_end_of_a_run_are_left_inconclusive():
     records = [Record("a", i * 0.1, i * 0.1 + 0.01, 400) for i in range(3)]
     records.append(Record("a", 0.3, 0.31, 429, {"retry-after": "1"}))
-    verifier = Verifier(LIMIT, WINDOW)
+    verifier = Verifier(LIMIT, WINDOW, ratelimit_fields=False)
     verifier.feed_many(records)
     verdict = verifier.finish(complete=False)
     assert verdict.ok and verdict.inconclusive == 1
-    assert not verify(records, LIMIT, WINDOW).ok  # judged when the stream is complete
+    assert not verify(
+        records, LIMIT, WINDOW, ratelimit_fields=False
+    ).ok  # judged when the stream is complete
 
 
 # Retry-After parsing.
@@ -263,8 +270,8 @@ def long_run(seconds: float) -> Iterator[Record]:
         sent = i * step
         client = f"c{i % 3}"
         decision = limiter.admit(client, sent + 0.0005)
-        headers = {"retry-after": decision.retry_after} if decision.retry_after else {}
-        yield Record(client, sent, sent + 0.001, 400 if decision.allowed else 429, headers)
+        status = 400 if decision.allowed else 429
+        yield Record(client, sent, sent + 0.001, status, limiter.fields(decision))
 
 
 def peak_memory(seconds: float) -> int:
