@@ -332,11 +332,14 @@ def _untrusted_peer(target: Target, result: Exhaustion) -> None:
     """From a loopback address the target must not trust: the limit, then a spoofed header."""
     peer = target.pool.untrusted_peer()
     if peer is None:
+        proxies = target.profile.rate_limit.trusted_proxies or ()
         result.unchecked["spoof"] = (
-            "the profile lists every loopback address as a trusted proxy"
-            if target.pool.sources
-            else "the target trusts X-Forwarded-For from this machine and is not on loopback:"
+            "the target trusts X-Forwarded-For from this machine and is not on loopback:"
             " the suite has no address it does not trust to send from"
+            if not target.pool.sources
+            else "the profile says the target trusts every peer as a proxy ('*')"
+            if "*" in proxies
+            else "the profile lists every loopback address as a trusted proxy"
         )
         return
     send = _outcomes(target)[0][1]

@@ -369,22 +369,27 @@ class ClientPool:
         self._next_address += 1
         return Client(f"198.{18 + (number >> 16)}.{(number >> 8) & 255}.{number & 255}")
 
-    def _new_source(self) -> Client | None:
-        """A loopback source address the target does not trust as a proxy, or None."""
+    def _new_source(self, *, untrusted: bool = False) -> Client | None:
+        """A new loopback source address (one the target must not trust, if asked), or None."""
         for _ in range(64):
             number = self._next_source
             self._next_source += 1
             # 127.B.x.y with y in 1..254: no address of the block ends in .0 or .255.
             high, low = divmod(number, 254)
             address = f"127.{self._source_block}.{high & 255}.{low + 1}"
-            if not trusts_peer(self.rate_limit, address):
+            if not (untrusted and trusts_peer(self.rate_limit, address)):
                 return Client(source_address=address)
         return None
 
     def describe(self) -> str:
         """Who the suite is to the target, for the run's summary."""
         if self.forwarded:
-            peers = ", untrusted peers from loopback source addresses" if self.sources else ""
+            everyone = "*" in (self.rate_limit.trusted_proxies or ())
+            peers = (
+                ", untrusted peers from loopback source addresses"
+                if self.sources and not everyone
+                else ""
+            )
             return f"as simulated clients (X-Forwarded-For){peers}"
         if self.sources:
             return (
@@ -400,7 +405,7 @@ class ClientPool:
         this machine) or the profile trusts every one of them.
         """
         with self._lock:
-            return self._new_source() if self.sources else None
+            return self._new_source(untrusted=True) if self.sources else None
 
     def forging(self, client: Client, forged: str) -> Client:
         """client with a hop forged ahead of its own address in X-Forwarded-For."""

@@ -239,3 +239,10 @@ def test_a_forged_hop_goes_ahead_of_the_clients_own() -> None:
     client = pool.fresh()
     forged = pool.forging(client, "203.0.113.9")
     assert forged.headers() == {"X-Forwarded-For": f"203.0.113.9, {client.forwarded_for}"}
+
+
+def test_probes_have_source_addresses_of_their_own_even_when_every_peer_is_trusted() -> None:
+    everyone = RateLimit(3, 60, trusted_proxies=("*",))
+    pool = ClientPool(everyone, sources=True)
+    assert pool.fresh().source_address is not None
+    assert pool.untrusted_peer() is None
