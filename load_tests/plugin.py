@@ -31,7 +31,7 @@ from locust.runners import (
 )
 
 from .bookings import BookingFactory
-from .clients import ClientAllocator, Identity
+from .clients import ClientAllocator, Forgery, Identity
 from .report import format_verdict
 from .settings import Settings, add_arguments, settings_from
 from .verifier import CONNECTION_ERROR, Record, Verdict, Verifier
@@ -73,9 +73,12 @@ class LoadRun:
         self.settings = settings_from(self.environment.parsed_options)
         self._allocator = None
         self._factory = None
-        from .users import RateLimitProbe  # the users module imports this one
+        from .users import ForgingProbe, RateLimitProbe  # the users module imports this one
 
         RateLimitProbe.fixed_count = self.settings.probes
+        for probe in ForgingProbe.__subclasses__():
+            applies = probe.forgery in self.settings.forgeries
+            probe.fixed_count = self.settings.forging_probes if applies else 0
         return self.settings
 
     def require_settings(self) -> Settings:
@@ -84,6 +87,13 @@ class LoadRun:
     # For the users
 
     def next_identity(self) -> Identity:
+        return self.allocator.next()
+
+    def next_forger(self, forgery: Forgery) -> Identity:
+        return self.allocator.forger(forgery)
+
+    @property
+    def allocator(self) -> ClientAllocator:
         if self._allocator is None:
             settings = self.require_settings()
             runner = self.runner
@@ -94,7 +104,7 @@ class LoadRun:
             self._allocator = ClientAllocator(
                 settings.mode, clients=settings.clients, worker=worker, workers=workers
             )
-        return self._allocator.next()
+        return self._allocator
 
     @property
     def factory(self) -> BookingFactory:
@@ -145,7 +155,9 @@ class LoadRun:
         # its code and data still in the CPU's caches than interleaved with requests.
         # A plain tuple of atoms is one object the garbage collector soon stops
         # walking; a Record (a tuple subclass) would stay on its lists until judged.
-        self._batch.append((client, start_time, received, status, headers, slot, error))
+        self._batch.append(
+            (client, start_time, received, status, headers, slot, error, context.get("forged"))
+        )
 
     # The run's life
 
@@ -164,11 +176,12 @@ class LoadRun:
         if not isinstance(self.runner, MasterRunner):  # a master has no users of its own
             self._flusher = gevent.spawn(self._flush_forever)
         logger.info(
-            "load tests: profile %s, limit %d per %g s, client mode %s",
+            "load tests: profile %s, limit %d per %g s, client mode %s, forging probes: %s",
             settings.profile.source or settings.profile.name,
             settings.limit,
             settings.window,
             settings.mode,
+            ", ".join(f"{settings.forging_probes} {f}" for f in settings.forgeries) or "none",
         )
 
     def on_test_stop(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from contract_tests.profile import Profile, load_profile, parse_rate_limit
 
-from .clients import ClientMode
+from .clients import ClientMode, Forgery, forgeries
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class Settings:
     probes: int
     probe_pace: float
     verdict_json: str | None
+    forging_probes: int = 1
+    # The forging probes that apply to this target and mode (see clients.forgeries).
+    forgeries: tuple[Forgery, ...] = ()
 
 
 def add_arguments(parser: Any) -> None:
@@ -70,6 +73,15 @@ def add_arguments(parser: Any) -> None:
         help="how many times the limit's rate a probe sends at (default: %(default)s)",
     )
     group.add_argument(
+        "--forging-probes",
+        type=int,
+        default=1,
+        help="probes of each kind that forge X-Forwarded-For, where it applies: a hop"
+        " ahead of their own through the trusted proxy (xff mode), and, on a 127.x target,"
+        " any X-Forwarded-For from a loopback address the profile does not list as trusted;"
+        " 0: none (default: %(default)s)",
+    )
+    group.add_argument(
         "--verdict-json",
         default="",
         help="also write the verifier's verdict to this JSON file",
@@ -86,6 +98,9 @@ def settings_from(options: Any) -> Settings:
         mode = ClientMode.XFF if profile.rate_limit.trusts_forwarded_for else ClientMode.SINGLE
     else:
         mode = ClientMode(mode_name)
+    forging = max(0, int(getattr(options, "forging_probes", 1)))
+    host = getattr(options, "host", "") or ""
+    applicable = forgeries(mode, host, profile.rate_limit.trusted_proxies) if forging else []
     return Settings(
         profile=profile,
         limit=limit,
@@ -95,4 +110,6 @@ def settings_from(options: Any) -> Settings:
         probes=max(0, int(getattr(options, "probes", 2))),
         probe_pace=float(getattr(options, "probe_pace", 2.0) or 2.0),
         verdict_json=getattr(options, "verdict_json", "") or None,
+        forging_probes=forging,
+        forgeries=tuple(applicable),
     )

@@ -2,7 +2,8 @@
 
 Each user is one client (see ``clients``): with ``X-Forwarded-For`` its own header,
 in source-address mode its own bound loopback address. Requests carry the client
-and the slot in Locust's request context, which is where the verifier reads them.
+and the slot (and, from a forging probe, what it forged) in Locust's request
+context, which is where the verifier reads them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from locust.env import Environment
 from urllib3 import PoolManager
 
 from .bookings import SLOT_TAKEN, BookingRequest
-from .clients import Identity
+from .clients import Forgery, Identity
 from .plugin import LoadRun, run_of
 
 TIMEOUT = 10.0  # seconds; a slower response is a connection error
@@ -33,7 +34,7 @@ class BookingClientUser(HttpUser):
 
     def __init__(self, environment: Environment) -> None:
         self.load_run: LoadRun = run_of(environment)
-        self.identity: Identity = self.load_run.next_identity()
+        self.identity: Identity = self.allocate()
         if self.identity.source_address is not None:
             # HttpUser hands pool_manager to its session: every connection binds this address.
             self.pool_manager = PoolManager(
@@ -42,8 +43,15 @@ class BookingClientUser(HttpUser):
         super().__init__(environment)
         self.client.headers.update(self.identity.headers)
 
+    def allocate(self) -> Identity:
+        return self.load_run.next_identity()
+
     def context(self) -> dict[str, Any]:
         return {"client": self.identity.name}
+
+    def extra(self) -> tuple[dict[str, str], dict[str, Any]]:
+        """Headers and request context of the next request, beyond the client's own."""
+        return {}, {}
 
     @property
     def limit(self) -> int:
@@ -55,13 +63,14 @@ class BookingClientUser(HttpUser):
 
     def send(self, request: BookingRequest) -> int:
         """POST one booking request; a wrong answer is a failure in Locust's statistics."""
+        headers, context = self.extra()
         with self.client.post(
             request.path,
             data=request.content,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **headers},
             name=request.name,
             catch_response=True,
-            context={"slot": request.slot},
+            context={"slot": request.slot, **context},
             timeout=TIMEOUT,
             allow_redirects=False,
         ) as response:
@@ -118,7 +127,8 @@ class RateLimitProbe(BookingClientUser):
     counts); a few book.
     """
 
-    fixed_count = 2  # set from --probes
+    fixed_count = 2  # set from --probes (not 0 here: see ForgingProbe)
+    weight = 0  # only ever the fixed count: --probes 0 means none
     wait_time = constant(0)
 
     def on_start(self) -> None:
@@ -143,6 +153,42 @@ class RateLimitProbe(BookingClientUser):
     def probe(self) -> None:
         factory = self.load_run.factory
         self.send(factory.good() if random.random() < 0.2 else factory.bad())
+
+
+class ForgingProbe(RateLimitProbe):
+    """A rate-limit probe whose every request forges a fresh X-Forwarded-For address.
+
+    The target must count it as its own address all the same (PRODUCT.md, "Rate-limit
+    headers"), so it is limited like any probe; a target that believes the forgery
+    lets it through, and the verifier names the forgery (``forged-hop-counted``).
+    """
+
+    abstract = True
+    forgery: Forgery
+    # Set from --forging-probes, for the forgeries that apply; not 0 here, or Locust
+    # would drop the class (weight 0) before the options are read.
+    fixed_count = 1
+
+    def allocate(self) -> Identity:
+        self.forged = random.randrange(1_000_000)  # where this probe's forged addresses start
+        return self.load_run.next_forger(self.forgery)
+
+    def extra(self) -> tuple[dict[str, str], dict[str, Any]]:
+        self.forged += 1
+        forwarded_for = self.identity.forge(self.forged)
+        return {"X-Forwarded-For": forwarded_for}, {"forged": forwarded_for}
+
+
+class UntrustedPeerProbe(ForgingProbe):
+    """From a loopback address the target does not trust: any X-Forwarded-For is ignored."""
+
+    forgery = Forgery.UNTRUSTED_PEER
+
+
+class ForgedHopProbe(ForgingProbe):
+    """Through the trusted proxy, a hop forged ahead of its own address never counts."""
+
+    forgery = Forgery.HOP_AHEAD
 
 
 def _error(response: Any) -> str | None:

@@ -14,7 +14,11 @@ product's (PRODUCT.md, "The load tests"):
 - every response carries the RateLimit fields (PRODUCT.md, "Rate-limit headers"):
   ``RateLimit-Policy`` states the limit and window, ``r`` is what the client's
   requests in the window leave, ``t`` is no later than when one of them frees up
-  (nor, on a 429, earlier).
+  (nor, on a 429, earlier);
+- a client that forges ``X-Forwarded-For`` (a hop ahead of its own address, or any
+  hop from a peer the target does not trust) is counted as its own address: its
+  records say what it forged, and a rate-limit finding that only forging clients
+  have is named for the forgery.
 
 Timing is uncertain: the server counted a request at some instant between its send
 and its receive time, and the verifier only reports what holds for *every* such
@@ -56,7 +60,8 @@ class Record(NamedTuple):
     ``headers`` needs only the response fields the verifier reads, lower-case:
     ``ratelimit-policy`` and ``ratelimit`` of every response, ``retry-after`` and
     ``date`` of a 429 (a missing or None value is a field the response lacked).
-    ``slot`` is set for requests that asked for a slot.
+    ``slot`` is set for requests that asked for a slot; ``forged`` is the
+    ``X-Forwarded-For`` a forging probe sent, which must not change who ``client`` is.
     """
 
     client: str
@@ -66,13 +71,21 @@ class Record(NamedTuple):
     headers: Mapping[str, str | None] = {}
     slot: Slot | None = None
     error: str | None = None
+    forged: str | None = None
 
     @classmethod
     def from_wire(cls, fields: list[Any] | tuple[Any, ...]) -> Record:
         """Rebuild a record that went through msgpack (tuples arrive as lists)."""
-        client, sent, received, status, headers, slot, error = fields
+        client, sent, received, status, headers, slot, error, forged = fields
         return cls(
-            client, sent, received, status, headers or {}, Slot(*slot) if slot else None, error
+            client,
+            sent,
+            received,
+            status,
+            headers or {},
+            Slot(*slot) if slot else None,
+            error,
+            forged,
         )
 
 
@@ -92,6 +105,7 @@ class Violation(StrEnum):
     POLICY_WRONG = "ratelimit-policy-wrong"
     REMAINING_WRONG = "ratelimit-remaining-wrong"
     RESET_WRONG = "ratelimit-reset-wrong"
+    FORGED_HOP_COUNTED = "forged-hop-counted"
 
     @property
     def meaning(self) -> str:
@@ -112,8 +126,17 @@ _MEANINGS = {
     Violation.POLICY_WRONG: "RateLimit-Policy does not state the limit and window",
     Violation.REMAINING_WRONG: "RateLimit r disagrees with the client's requests in the window",
     Violation.RESET_WRONG: "RateLimit t disagrees with when a request frees up",
+    Violation.FORGED_HOP_COUNTED: "a client counted by an X-Forwarded-For hop it forged",
 }
 
+# What a target keeps per client: findings a forging client has alone are the forgery's.
+_PER_CLIENT_COUNT = (
+    Violation.LIMIT_EXCEEDED,
+    Violation.REFUSED_UNDER_LIMIT,
+    Violation.CLIENT_INTERFERENCE,
+    Violation.REMAINING_WRONG,
+    Violation.RESET_WRONG,
+)
 _PARSED_FIELDS_MAX = 4096  # distinct (RateLimit-Policy, RateLimit) texts remembered
 
 
@@ -283,6 +306,7 @@ class _LowRemaining:
 class _Client:
     __slots__ = (
         "certain",
+        "forged",
         "low",
         "pending",
         "promise",
@@ -312,6 +336,8 @@ class _Client:
         # them; told apart into interference or plain refusals once the run is over.
         self.under_limit: dict[tuple[int, int, bool], list[Any]] = {}
         self.low: deque[_LowRemaining] = deque()
+        # What this client forged in X-Forwarded-For (the first value), if it forges.
+        self.forged: str | None = None
 
 
 class Verifier:
@@ -382,6 +408,8 @@ class Verifier:
             self._max_latency = received - sent
             self._horizon = self._watermark - self._max_latency - self.slack
 
+        if record.forged is not None and client.forged is None:
+            client.forged = record.forged
         fields = None
         if self.ratelimit_fields and 0 < status < 500:
             headers = record.headers
@@ -442,6 +470,7 @@ class Verifier:
                 continue
             self._judge_low()
         self._classify_under_limit()
+        self._name_forgeries()
         findings = sorted(
             self._findings.values(), key=lambda f: (f.violation, _client_key(f.client))
         )
@@ -884,6 +913,34 @@ class Verifier:
                 " right?",
             )
         return _Fields(remaining, reset, None, "")
+
+    def _name_forgeries(self) -> None:
+        """A per-client finding that only clients forging X-Forwarded-For have: the forgery's.
+
+        The forging clients are treated like any other, so what sets them apart can only
+        be that the target counted them by the address they forged.
+        """
+        clients = self._clients
+        honest = {v for v, name in self._findings if clients[name].forged is None}
+        for key in sorted(self._findings):
+            violation, name = key
+            forged = clients[name].forged
+            if forged is None or violation not in _PER_CLIENT_COUNT or violation in honest:
+                continue
+            finding = self._findings.pop(key)
+            detail = finding.first.removeprefix(f"{violation}: client {name}, ")
+            named = self._findings.get((Violation.FORGED_HOP_COUNTED, name))
+            if named is not None:
+                named.count += finding.count
+                continue
+            self._findings[(Violation.FORGED_HOP_COUNTED, name)] = Finding(
+                Violation.FORGED_HOP_COUNTED,
+                name,
+                finding.count,
+                f"{Violation.FORGED_HOP_COUNTED}: client {name} (forging X-Forwarded-For,"
+                f" e.g. {forged!r}) had {violation}, which no client forging nothing had: the"
+                f" target counted it by what it forged, not as itself. {violation}: {detail}",
+            )
 
     # Bookkeeping
 

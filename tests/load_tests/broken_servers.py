@@ -2,9 +2,10 @@
 
 ``LimiterGate`` sits in front of the reference app (started with a limit it never
 reaches) and applies one of ``limiters``' models per client IP, with the model's
-RateLimit fields, honouring ``X-Forwarded-For`` from loopback so a load run can be
-many clients. ``RacyStore``
-replaces the reference's booking store with one that checks, yields, then inserts.
+RateLimit fields. Who the client is comes from a ``client_ip`` reading: the product's
+(``trusted_client``: X-Forwarded-For only from 127.0.0.1, its right-most hop that is
+not that proxy) or a wrong one. ``RacyStore`` replaces the reference's booking store with one
+that checks, yields, then inserts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,30 +23,61 @@ from mock_server import Settings, create_app
 
 from .limiters import SlidingWindow
 
-BOOK = re.compile(r"^/api/public/scheduling/[^/]+/[^/]+/book$")
+BOOK = re.compile(r"^/api/public/scheduling/(?P<host>[^/]+)/(?P<event_type>[^/]+)/book$")
+TRUSTED_PROXY = "127.0.0.1"
 _RATE_FIELDS = (b"ratelimit", b"ratelimit-policy", b"retry-after")
 
+ClientIp = Callable[[Scope], str]
 
-def client_ip(scope: Scope) -> str:
+
+def _peer(scope: Scope) -> str:
     peer = scope.get("client")
-    host = peer[0] if peer else "unknown"
-    if host.startswith("127."):
-        for name, value in scope["headers"]:
-            if name == b"x-forwarded-for":
-                return value.decode("latin-1").split(",")[-1].strip()
-    return host
+    return peer[0] if peer else "unknown"
+
+
+def _hops(scope: Scope) -> list[str]:
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-for":
+            return [hop.strip() for hop in value.decode("latin-1").split(",") if hop.strip()]
+    return []
+
+
+def trusted_client(scope: Scope) -> str:
+    """PRODUCT.md's reading: the peer, or behind the listed proxy the right-most other hop."""
+    client = _peer(scope)
+    if client != TRUSTED_PROXY:
+        return client
+    for hop in reversed(_hops(scope)):
+        if hop != TRUSTED_PROXY:
+            return hop
+    return client
+
+
+def any_peer_trusted(scope: Scope) -> str:
+    """Broken: X-Forwarded-For believed from any loopback peer, listed or not."""
+    hops = _hops(scope)
+    return hops[-1] if hops and _peer(scope).startswith("127.") else _peer(scope)
+
+
+def left_most_hop(scope: Scope) -> str:
+    """Broken: behind the proxy, the left-most hop, which the client itself wrote."""
+    hops = _hops(scope)
+    return hops[0] if hops and _peer(scope) == TRUSTED_PROXY else _peer(scope)
 
 
 class LimiterGate:
-    def __init__(self, app: ASGIApp, limiter: SlidingWindow) -> None:
+    def __init__(
+        self, app: ASGIApp, limiter: SlidingWindow, *, client_ip: ClientIp = trusted_client
+    ) -> None:
         self.app = app
         self.limiter = limiter
+        self.client_ip = client_ip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not BOOK.match(scope["path"]) or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        client = client_ip(scope)
+        client = self.client_ip(scope)
         now = time.time()
         decision = self.limiter.admit(client, now)
         fields = [(k.encode(), v.encode()) for k, v in self.limiter.fields(decision).items()]
@@ -100,14 +133,18 @@ class RacyStore:
         self._bookings.clear()
 
 
+# The reference's own limit out of reach, so only the gate's model limits.
+OUT_OF_REACH = "100000/second"
+
+
 def reference(**fields: Any) -> Any:
     """The reference app as a target: real clock, the given Settings fields."""
     return create_app(Settings(**fields))
 
 
-def behind_limiter(limiter: SlidingWindow) -> ASGIApp:
+def behind_limiter(limiter: SlidingWindow, client_ip: ClientIp = trusted_client) -> ASGIApp:
     """The reference, its own limit out of reach, behind a limiter model."""
-    return LimiterGate(reference(rate_limit="100000/second"), limiter)
+    return LimiterGate(reference(rate_limit=OUT_OF_REACH), limiter, client_ip=client_ip)
 
 
 def with_racy_store(**fields: Any) -> Any:

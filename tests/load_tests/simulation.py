@@ -24,10 +24,20 @@ class Send:
     latency: float = 0.01
     status: int = 400  # what the server answers when the limiter lets it through
     slot: Slot | None = None
+    forged: str | None = None  # the X-Forwarded-For a forging probe sent
 
 
-def run(sends: list[Send], limiter: SlidingWindow, seed: int = 0) -> list[Record]:
-    """Records in arrival order; each request counted at a random instant in flight."""
+def run(
+    sends: list[Send],
+    limiter: SlidingWindow,
+    seed: int = 0,
+    honours_forged: bool = False,
+) -> list[Record]:
+    """Records in arrival order; each request counted at a random instant in flight.
+
+    ``honours_forged`` models a server that counts a forging request by the left-most
+    hop of its X-Forwarded-For, the address it forged, instead of its client.
+    """
     rng = random.Random(seed)
     counted = sorted(
         ((send.sent + rng.random() * send.latency, index) for index, send in enumerate(sends)),
@@ -38,14 +48,26 @@ def run(sends: list[Send], limiter: SlidingWindow, seed: int = 0) -> list[Record
         received = send.sent + send.latency
         if send.status == CONNECTION_ERROR:
             records.append(
-                Record(send.client, send.sent, received, CONNECTION_ERROR, error="reset")
+                Record(
+                    send.client,
+                    send.sent,
+                    received,
+                    CONNECTION_ERROR,
+                    error="reset",
+                    forged=send.forged,
+                )
             )
             continue
-        decision = limiter.admit(send.client, at)
+        counted_as = send.client
+        if honours_forged and send.forged:
+            counted_as = send.forged.split(",")[0].strip()
+        decision = limiter.admit(counted_as, at)
         status = send.status if decision.allowed else 429
-        limiter.settle(send.client, at, status)
+        limiter.settle(counted_as, at, status)
         headers = limiter.fields(decision)
-        records.append(Record(send.client, send.sent, received, status, headers, send.slot))
+        records.append(
+            Record(send.client, send.sent, received, status, headers, send.slot, None, send.forged)
+        )
     records.sort(key=lambda r: r.received)
     return records
 

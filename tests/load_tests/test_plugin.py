@@ -8,7 +8,7 @@ from pathlib import Path
 import msgpack
 
 from contract_tests.profile import DEFAULT_PROFILE
-from load_tests.clients import ClientMode
+from load_tests.clients import ClientMode, Forgery
 from load_tests.report import format_verdict
 from load_tests.settings import settings_from
 from load_tests.verifier import Record, Slot, Violation, verify
@@ -52,12 +52,21 @@ def test_auto_mode_uses_x_forwarded_for_when_the_profile_says_the_target_trusts_
     assert settings_from(options(target_profile=str(profile))).mode is ClientMode.XFF
 
 
+def test_forging_probes_are_those_that_apply_to_the_host_and_mode():
+    local = "http://127.0.0.1:8080"
+    settings = settings_from(options(client_mode="xff", host=local))
+    assert settings.forgeries == (Forgery.HOP_AHEAD, Forgery.UNTRUSTED_PEER)
+    assert settings.forging_probes == 1
+    assert settings_from(options(client_mode="single", host=local)).forgeries == ()
+    assert settings_from(options(client_mode="xff", host=local, forging_probes=0)).forgeries == ()
+
+
 def test_records_survive_the_trip_from_a_worker_to_the_master():
     records = [
         Record("198.18.0.1", 1.5, 1.75, 429, {"retry-after": "3"}),
         Record("198.18.0.2", 2.0, 2.25, 201, {}, Slot("jane-doe", 10.0, 20.0)),
         Record("198.18.0.2", 2.0, 2.25, 0, {}, None, "connection refused"),
-        Record("127.0.0.2", 2.5, 2.75, 400, {"ratelimit": None, "ratelimit-policy": "x"}),
+        Record("127.0.0.2", 2.5, 2.75, 400, {"ratelimit": None}, None, None, "203.0.113.7"),
     ]
     # As Locust's rpc.protocol.Message packs and unpacks a custom message's data
     # (imported, Locust would patch this test process for gevent).

@@ -2,7 +2,9 @@
 
 Each run is the real command line (``python -m locust -f load_tests/locustfile.py``)
 against a server on a free loopback port, with a 5-per-2-seconds limit so a few
-seconds show several windows.
+seconds show several windows. In xff mode the run has a forging probe of each kind
+(a hop ahead through the trusted proxy, and an untrusted loopback peer); in source
+mode, the untrusted peer.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from . import limiters
 RATE_LIMIT = "5/2 seconds"
 LIMIT, WINDOW = 5, 2.0
 RUN_TIME = 6  # seconds: a probe cycle, burst, pace and rest, takes about 5
+# The forging probes' own addresses (clients.ClientAllocator.forger): the top of the
+# X-Forwarded-For range, and the first loopback address (xff mode) or the top one.
+HOP_AHEAD = "198.19.255.254"
+UNTRUSTED_PEER = {"xff": "127.0.0.2", "source": "127.255.255.254"}
 
 
 @dataclass
@@ -49,6 +55,7 @@ def locust(
     probes: int = 3,
     processes: int | None = None,
     classes: tuple[str, ...] = (),
+    forging: int = 1,
 ) -> Run:
     verdict = tmp_path / f"verdict-{len(list(tmp_path.iterdir()))}.json"
     command = [
@@ -72,6 +79,8 @@ def locust(
         mode,
         "--probes",
         str(probes),
+        "--forging-probes",
+        str(forging),
         "--only-summary",
         "--verdict-json",
         str(verdict),
@@ -113,6 +122,10 @@ def assert_fails_naming(run: Run, violation: str) -> None:
     assert "FAIL" in verdict_line and violation in verdict_line
 
 
+def client(run: Run, name: str) -> dict[str, Any]:
+    return next(c for c in run.verdict["clients"] if c["client"] == name)
+
+
 # The reference implementation passes, as many clients either way.
 
 
@@ -121,14 +134,20 @@ def test_the_reference_passes_with_x_forwarded_for_clients(tmp_path):
     with serve_app(app) as url:
         run = locust(url, tmp_path, mode="xff")
     assert_passes(run)
-    assert {c["client"] for c in run.verdict["clients"]} == {f"198.18.0.{n}" for n in range(1, 8)}
+    honest = {f"198.18.0.{n}" for n in range(1, 6)}
+    forgers = {HOP_AHEAD, UNTRUSTED_PEER["xff"]}
+    assert {c["client"] for c in run.verdict["clients"]} == honest | forgers
+    # Each forger was limited as itself, whatever it forged.
+    assert all(client(run, name)["refused"] > 0 for name in forgers), run.output
 
 
 def test_the_reference_passes_with_clients_on_their_own_source_addresses(tmp_path):
     with serve_app(broken.reference(rate_limit=RATE_LIMIT)) as url:
         run = locust(url, tmp_path, mode="source")
     assert_passes(run)
-    assert {c["client"] for c in run.verdict["clients"]} == {f"127.0.0.{n}" for n in range(2, 9)}
+    honest = {f"127.0.0.{n}" for n in range(2, 8)}
+    assert {c["client"] for c in run.verdict["clients"]} == honest | {UNTRUSTED_PEER["source"]}
+    assert client(run, UNTRUSTED_PEER["source"])["refused"] > 0, run.output
 
 
 def test_clients_the_target_cannot_tell_apart_are_found_affecting_each_other(tmp_path):
@@ -161,8 +180,8 @@ def test_a_broken_limiter_fails_the_run_and_is_named(tmp_path, limiter, violatio
         assert "client-interference" not in run.violations
 
 
-# Each broken RateLimit field fails the run, named; the limit itself holds, so nothing
-# else is found.
+# Each broken RateLimit field or X-Forwarded-For reading fails the run, named; the limit
+# itself holds, so nothing else is found.
 
 
 def test_the_gate_that_breaks_them_passes_with_a_correct_limiter(tmp_path):
@@ -171,19 +190,53 @@ def test_the_gate_that_breaks_them_passes_with_a_correct_limiter(tmp_path):
     assert_passes(run)
 
 
+# name: (limiter model, client-IP reading, the violation, the only clients it is found on)
 BROKEN_ALONE = {
-    "r never counts down": (limiters.StuckRemaining, "ratelimit-remaining-wrong"),
-    "t always the window": (limiters.ResetIsWindow, "ratelimit-reset-wrong"),
-    "the policy states another limit": (limiters.WrongPolicy, "ratelimit-policy-wrong"),
+    "r never counts down": (
+        limiters.StuckRemaining,
+        broken.trusted_client,
+        "ratelimit-remaining-wrong",
+        None,
+    ),
+    "t always the window": (
+        limiters.ResetIsWindow,
+        broken.trusted_client,
+        "ratelimit-reset-wrong",
+        None,
+    ),
+    "the policy states another limit": (
+        limiters.WrongPolicy,
+        broken.trusted_client,
+        "ratelimit-policy-wrong",
+        None,
+    ),
+    "an untrusted peer's X-Forwarded-For honoured": (
+        limiters.SlidingWindow,
+        broken.any_peer_trusted,
+        "forged-hop-counted",
+        {UNTRUSTED_PEER["xff"]},
+    ),
+    "the left-most hop taken behind the proxy": (
+        limiters.SlidingWindow,
+        broken.left_most_hop,
+        "forged-hop-counted",
+        {HOP_AHEAD},
+    ),
 }
 
 
-@pytest.mark.parametrize(("limiter", "violation"), BROKEN_ALONE.values(), ids=BROKEN_ALONE)
-def test_a_broken_field_fails_the_run_named_alone(tmp_path, limiter, violation):
-    with serve_app(broken.behind_limiter(limiter(LIMIT, WINDOW))) as url:
+@pytest.mark.parametrize(
+    ("limiter", "client_ip", "violation", "found_on"), BROKEN_ALONE.values(), ids=BROKEN_ALONE
+)
+def test_a_broken_field_or_client_reading_fails_the_run_named_alone(
+    tmp_path, limiter, client_ip, violation, found_on
+):
+    with serve_app(broken.behind_limiter(limiter(LIMIT, WINDOW), client_ip)) as url:
         run = locust(url, tmp_path)
     assert_fails_naming(run, violation)
     assert run.violations == {violation}, run.output
+    if found_on is not None:
+        assert {f["client"] for f in run.verdict["findings"]} == found_on, run.output
 
 
 def test_a_double_booking_race_fails_the_run(tmp_path):

@@ -205,6 +205,46 @@ def test_two_201s_for_overlapping_slots_of_one_host_are_a_double_booking():
     assert "overlapping" in verdict.findings[0].first
 
 
+# A client forging X-Forwarded-For is judged as itself.
+
+
+def with_a_forger(rng: random.Random, hop: str = "{forged}") -> list[Send]:
+    """Two honest probes, and one that forges a fresh address with every request."""
+    sends = hammering(rng, clients=2)
+    for n, send in enumerate(hammering(rng, clients=1)):
+        forged = hop.format(forged=f"203.0.113.{n % 254 + 1}")
+        sends.append(Send("127.0.0.2", send.sent, send.latency, forged=forged))
+    return sends
+
+
+@pytest.mark.parametrize("hop", ["{forged}", "{forged}, 198.18.0.9"])
+def test_a_forging_client_counted_as_itself_passes(hop):
+    records = sim.run(with_a_forger(random.Random(11), hop), limiters.SlidingWindow(LIMIT, WINDOW))
+    verdict = verify(records, LIMIT, WINDOW)
+    assert verdict.ok, verdict.findings
+    forger = next(c for c in verdict.clients if c.client == "127.0.0.2")
+    assert forger.refused > 0
+
+
+@pytest.mark.parametrize("hop", ["{forged}", "{forged}, 198.18.0.9"])
+def test_a_client_counted_by_the_address_it_forged_is_named_for_it(hop):
+    sends = with_a_forger(random.Random(12), hop)
+    records = sim.run(sends, limiters.SlidingWindow(LIMIT, WINDOW), honours_forged=True)
+    verdict = verify(records, LIMIT, WINDOW)
+    assert set(verdict.violations) == {Violation.FORGED_HOP_COUNTED}
+    (finding,) = verdict.findings
+    assert finding.client == "127.0.0.2"
+    assert "203.0.113." in finding.first and "limit-exceeded" in finding.first
+
+
+def test_a_limit_broken_for_every_client_is_not_blamed_on_the_forgery():
+    records = sim.run(with_a_forger(random.Random(13)), limiters.OffByOne(LIMIT, WINDOW))
+    verdict = verify(records, LIMIT, WINDOW)
+    assert Violation.LIMIT_EXCEEDED in verdict.violations
+    assert Violation.FORGED_HOP_COUNTED not in verdict.violations
+    assert "127.0.0.2" in {f.client for f in verdict.findings}
+
+
 # Uncertainty is resolved in the server's favour.
 
 
