@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -78,17 +79,25 @@ def serve_process(
 ) -> Iterator[str]:
     """Run ``python -m MODULE ARGS --host H --port P`` (booking-mock by default); yields its URL."""
     command = [sys.executable, "-m", module, *args, "--host", host, "--port", str(port)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ}
-    )
-    base_url = f"http://{host}:{port}"
-    try:
-        wait_ready(base_url + ready_path, process)
-        yield base_url
-    finally:
-        process.terminate()
+    # The server's output goes to a file: a pipe nobody reads fills after some hundred
+    # access-log lines, and the server then blocks on its next write.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
+        )
+        base_url = f"http://{host}:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            try:
+                wait_ready(base_url + ready_path, process)
+            except RuntimeError as exc:
+                log.seek(0)
+                output = log.read().decode("utf-8", "replace")[-4000:]
+                raise RuntimeError(f"{exc}; {' '.join(command)} wrote:\n{output}") from None
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
