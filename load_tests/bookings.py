@@ -125,6 +125,39 @@ class BookingFactory:
         host, event_type = self.rng.choice(self.event_types)
         return self.for_slot(host, event_type, self.slot(host, event_type))
 
+    def across_event_types(
+        self, name: str = "book: race across event types"
+    ) -> list[BookingRequest]:
+        """Valid requests for overlapping slots on two event types of one host.
+
+        A target may book at most one of them (rule 8: no overlap with a booking of the
+        same host on any of its event types). Empty when no host has two event types
+        with overlapping bookable slots.
+        """
+        hosts = [h for h in self.profile.hosts if len(h.event_types) >= 2]
+        for _ in range(20 if hosts else 0):
+            host = self.rng.choice(hosts)
+            first, second = self.rng.sample(list(host.event_types), 2)
+            slot = self.slot(host, first)
+            start, end = profile_slots.occupied(first, slot)
+            now = self.now()
+            earliest = now + second.minimum_notice + MARGIN
+            latest = now + second.booking_horizon - MARGIN
+            day = profile_slots.local_day(host, slot.start)
+            overlapping = [
+                other
+                for other in profile_slots.grid(host, second, day, day)
+                if earliest <= other.start <= latest
+                and (busy := profile_slots.occupied(second, other))[0] < end
+                and start < busy[1]
+            ]
+            if overlapping:
+                return [
+                    self.for_slot(host, first, slot, name),
+                    self.for_slot(host, second, self.rng.choice(overlapping), name),
+                ]
+        return []
+
     def for_slot(
         self, host: Host, event_type: EventType, slot: profile_slots.Slot, name: str = "book"
     ) -> BookingRequest:

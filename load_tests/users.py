@@ -109,8 +109,16 @@ class BookingUser(BookingClientUser):
     def race_for_a_slot(self) -> None:
         """Several requests for one slot at once (a double click, two tabs): one 201 at most."""
         request = replace(self.load_run.factory.good(), name="book: race")
+        self.race([request] * RACERS)
+
+    @task(1)
+    def race_across_event_types(self) -> None:
+        """Overlapping slots on two event types of one host at once: one 201 at most."""
+        self.race(self.load_run.factory.across_event_types())
+
+    def race(self, requests: list[BookingRequest]) -> None:
         group = Group()
-        for _ in range(RACERS):
+        for request in requests:
             group.spawn(self.send, request)
         group.join()
 

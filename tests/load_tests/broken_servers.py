@@ -4,7 +4,9 @@
 reaches) and applies one of ``limiters``' models per client IP, with the model's
 RateLimit fields. Who the client is comes from a ``client_ip`` reading: the product's
 (``trusted_client``: X-Forwarded-For only from 127.0.0.1, its right-most hop that is
-not that proxy) or a wrong one. ``RacyStore`` replaces the reference's booking store with one
+not that proxy) or a wrong one. ``CrossEventTypeRace`` books each event type on a
+reference of its own, behind a ledger of the host's bookings that is read before
+and written after. ``RacyStore`` replaces the reference's booking store with one
 that checks, yields, then inserts.
 """
 
@@ -14,11 +16,15 @@ import asyncio
 import json
 import re
 import time
+from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contract_tests.profile import load_profile
+from load_tests.bookings import SLOT_TAKEN
 from mock_server import Settings, create_app
 
 from .limiters import SlidingWindow
@@ -103,6 +109,98 @@ class LimiterGate:
             self.limiter.settle(client, now, status)
 
 
+class CrossEventTypeRace:
+    """Overlaps across a host's event types checked outside the booking, without a lock.
+
+    Each event type books on a reference of its own (so overlaps within one event type
+    stay atomic); a ledger of each host's bookings is read before the booking and
+    written after its 201. One after the other, an overlapping request on another event
+    type is refused; two in flight together are both booked.
+    """
+
+    def __init__(self, *, pause: float = 0.05, **fields: Any) -> None:
+        self.pause = pause  # the ledger's round trip, during which nothing is held
+        self.shards = {
+            (host.slug, event_type.slug): reference(**fields)
+            for host in load_profile().hosts
+            for event_type in host.event_types
+        }
+        self.other = reference(**fields)  # unknown hosts and event types, the control API
+        self.ledger: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        match = BOOK.match(scope["path"]) if scope["type"] == "http" else None
+        shard = self.shards.get((match["host"], match["event_type"])) if match else None
+        if match is None or shard is None or scope["method"] != "POST":
+            await self.other(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        span = _span(body)
+        taken = self.ledger[match["host"]]
+        if span is not None and any(start < span[1] and span[0] < end for start, end in taken):
+            await _send_json(send, 400, {"error": SLOT_TAKEN})
+            return
+        await asyncio.sleep(self.pause)
+        status = 0
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await shard(scope, replay, watch)
+        if status == 201 and span is not None:
+            taken.append(span)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return body
+
+
+def _span(body: bytes) -> tuple[datetime, datetime] | None:
+    """The slot a booking request asks for (the default dataset has no buffers)."""
+    try:
+        fields = json.loads(body)
+        return datetime.fromisoformat(fields["startTime"]), datetime.fromisoformat(
+            fields["endTime"]
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def _send_json(send: Send, status: int, content: Any) -> None:
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(content).encode()})
+
+
 class RacyStore:
     """Bookings checked for overlap, then stored after a pause: two requests both pass."""
 
@@ -145,6 +243,11 @@ def reference(**fields: Any) -> Any:
 def behind_limiter(limiter: SlidingWindow, client_ip: ClientIp = trusted_client) -> ASGIApp:
     """The reference, its own limit out of reach, behind a limiter model."""
     return LimiterGate(reference(rate_limit=OUT_OF_REACH), limiter, client_ip=client_ip)
+
+
+def racing_across_event_types(limiter: SlidingWindow) -> ASGIApp:
+    """``CrossEventTypeRace`` behind a correct limiter model."""
+    return LimiterGate(CrossEventTypeRace(rate_limit=OUT_OF_REACH), limiter)
 
 
 def with_racy_store(**fields: Any) -> Any:

@@ -4,7 +4,8 @@ A server counts each request at some instant between its send and receive time; 
 simulation picks that instant at random, lets a limiter model decide in that order,
 and hands the records to the verifier in the order their responses arrive, as a
 load generator would see them. Each record carries the RateLimit fields the model
-reports for its decision.
+reports for its decision. Booking requests (a ``Send`` with a slot) go through a
+booking-store model that decides, at the same instant, whether the slot is free.
 """
 
 from __future__ import annotations
@@ -23,14 +24,49 @@ class Send:
     sent: float
     latency: float = 0.01
     status: int = 400  # what the server answers when the limiter lets it through
-    slot: Slot | None = None
+    slot: Slot | None = None  # a booking request: 201 if the store takes it, else 400
+    event_type: str = ""
     forged: str | None = None  # the X-Forwarded-For a forging probe sent
+
+
+class AtomicStore:
+    """The product's store: the overlap check and the insert are one step, per host."""
+
+    def __init__(self) -> None:
+        self.booked: list[tuple[Slot, str, float]] = []  # slot, event type, committed at
+
+    def book(self, slot: Slot, event_type: str, at: float, received: float) -> bool:
+        for other, other_type, committed in self.booked:
+            overlaps = other.host == slot.host and other.start < slot.end and slot.start < other.end
+            if overlaps and self.sees(other_type, committed, event_type, at):
+                return False
+        self.booked.append((slot, event_type, self.committed(at, received)))
+        return True
+
+    def sees(self, other_type: str, committed: float, event_type: str, at: float) -> bool:
+        return True
+
+    def committed(self, at: float, received: float) -> float:
+        return at
+
+
+class PerEventTypeStore(AtomicStore):
+    """Serialised per event type only: another event type's booking is seen once it is
+    committed, just before its response leaves, so two overlapping requests on different
+    event types of one host, in flight together, are both booked."""
+
+    def sees(self, other_type: str, committed: float, event_type: str, at: float) -> bool:
+        return other_type == event_type or committed <= at
+
+    def committed(self, at: float, received: float) -> float:
+        return received
 
 
 def run(
     sends: list[Send],
     limiter: SlidingWindow,
     seed: int = 0,
+    store: AtomicStore | None = None,
     honours_forged: bool = False,
 ) -> list[Record]:
     """Records in arrival order; each request counted at a random instant in flight.
@@ -39,6 +75,7 @@ def run(
     hop of its X-Forwarded-For, the address it forged, instead of its client.
     """
     rng = random.Random(seed)
+    store = store if store is not None else AtomicStore()
     counted = sorted(
         ((send.sent + rng.random() * send.latency, index) for index, send in enumerate(sends)),
     )
@@ -63,6 +100,8 @@ def run(
             counted_as = send.forged.split(",")[0].strip()
         decision = limiter.admit(counted_as, at)
         status = send.status if decision.allowed else 429
+        if status == 201 and send.slot is not None:
+            status = 201 if store.book(send.slot, send.event_type, at, received) else 400
         limiter.settle(counted_as, at, status)
         headers = limiter.fields(decision)
         records.append(

@@ -72,3 +72,21 @@ def test_bookable_slots_lie_between_the_notice_and_the_horizon(factory):
             assert slot.start >= now + event_type.minimum_notice
             assert slot.start <= now + event_type.booking_horizon
             assert slot.end - slot.start == event_type.duration
+
+
+def test_a_race_across_event_types_asks_for_overlapping_slots_of_one_host(target, factory):
+    for turn in range(8):
+        pair = factory.across_event_types()
+        assert len(pair) == 2
+        first, second = pair if turn % 2 else pair[::-1]  # either may come first
+        assert first.slot is not None and second.slot is not None
+        assert first.slot.host == second.slot.host and first.path != second.path
+        assert first.slot.start < second.slot.end and second.slot.start < first.slot.end
+        # Each is bookable on its own; once one is booked, the other's slot is taken.
+        booked = post(target, first)
+        if booked.status_code == 400:
+            assert booked.json()["error"] == SLOT_TAKEN  # an earlier pair took it
+            continue
+        assert booked.status_code == 201, booked.text
+        refused = post(target, second)
+        assert refused.status_code == 400 and refused.json()["error"] == SLOT_TAKEN

@@ -180,8 +180,8 @@ def test_a_broken_limiter_fails_the_run_and_is_named(tmp_path, limiter, violatio
         assert "client-interference" not in run.violations
 
 
-# Each broken RateLimit field or X-Forwarded-For reading fails the run, named; the limit
-# itself holds, so nothing else is found.
+# Each broken RateLimit field, X-Forwarded-For reading or cross-event-type race fails
+# the run, named; the limit itself holds, so nothing else is found.
 
 
 def test_the_gate_that_breaks_them_passes_with_a_correct_limiter(tmp_path):
@@ -237,6 +237,15 @@ def test_a_broken_field_or_client_reading_fails_the_run_named_alone(
     assert run.violations == {violation}, run.output
     if found_on is not None:
         assert {f["client"] for f in run.verdict["findings"]} == found_on, run.output
+
+
+def test_a_race_across_event_types_of_one_host_fails_the_run(tmp_path):
+    app = broken.racing_across_event_types(limiters.SlidingWindow(LIMIT, WINDOW))
+    with serve_app(app) as url:
+        # Booking users only: now and then two race for overlapping slots of one host.
+        run = locust(url, tmp_path, users=10, probes=0, classes=("BookingUser",))
+    assert_fails_naming(run, "double-booking")
+    assert run.violations == {"double-booking"}, run.output
 
 
 def test_a_double_booking_race_fails_the_run(tmp_path):

@@ -205,6 +205,45 @@ def test_two_201s_for_overlapping_slots_of_one_host_are_a_double_booking():
     assert "overlapping" in verdict.findings[0].first
 
 
+def racing_pairs(*, together: bool, pairs: int = 20) -> list[Send]:
+    """Two clients asking for overlapping slots on two event types of one host.
+
+    ``together``: both requests in flight at once; otherwise the second is sent after
+    the first's response.
+    """
+    sends = []
+    for n in range(pairs):
+        start = 1_000_000.0 + n * 7200
+        call = Slot("jane-doe", start, start + 1800)  # 30min-call
+        consult = Slot("jane-doe", start, start + 3600)  # 60min-consult, same start
+        at = n * 0.5
+        second = at if together else at + 0.1
+        sends.append(Send("a", at, 0.05, 201, call, "30min-call"))
+        sends.append(Send("b", second, 0.05, 201, consult, "60min-consult"))
+    return sends
+
+
+def test_a_store_atomic_per_host_passes_races_across_event_types():
+    records = sim.run(racing_pairs(together=True), limiters.SlidingWindow(LIMIT, WINDOW))
+    verdict = verify(records, LIMIT, WINDOW)
+    assert verdict.ok, verdict.findings
+    assert sum(c.booked for c in verdict.clients) == 20  # one of each pair
+
+
+def test_a_race_across_event_types_of_one_host_is_a_double_booking():
+    store = sim.PerEventTypeStore()
+    records = sim.run(
+        racing_pairs(together=True), limiters.SlidingWindow(LIMIT, WINDOW), store=store
+    )
+    assert judge(records) == {Violation.DOUBLE_BOOKING}
+    # The same store, asked one after the other, books one of each pair: it is the race.
+    store = sim.PerEventTypeStore()
+    records = sim.run(
+        racing_pairs(together=False), limiters.SlidingWindow(LIMIT, WINDOW), store=store
+    )
+    assert judge(records) == set()
+
+
 # A client forging X-Forwarded-For is judged as itself.
 
 
