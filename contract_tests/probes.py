@@ -411,7 +411,7 @@ def _wall(monotonic: float) -> float:
 
 
 def boundary(target: Target) -> BoundaryProbe:
-    """Straddle a multiple of the window: the burst inside the second before it, one after.
+    """Straddle a multiple of the window: the quota just before it, one request just after.
 
     In a rolling window the request after the multiple still sees the whole burst,
     so it is refused; fixed windows on the clock start afresh at the multiple.
