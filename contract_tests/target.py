@@ -17,7 +17,7 @@ import httpx
 from . import spec
 from .profile import EventType, Profile
 from .ratelimit import Client, ClientPool, parse_retry_after
-from .slots import Slot, SlotLedger
+from .slots import Slot, SlotLedger, occupied, parse_instant
 
 SLOT_TAKEN = "The selected time slot is no longer available."
 # How many refusals of a free-looking slot as taken before the suite gives up on a test.
@@ -298,7 +298,7 @@ class Target:
         chunked: bool = False,
     ) -> Exchange:
         url = self.book_url(host_slug or event_type.host_slug, event_slug or event_type.slug)
-        return self.send(
+        exchange = self.send(
             "POST",
             url,
             body=body,
@@ -308,6 +308,22 @@ class Target:
             retry_429=retry_429,
             chunked=chunked,
         )
+        if exchange.status == 201:
+            self._note_booking(exchange, host_slug or event_type.host_slug, event_type)
+        return exchange
+
+    def _note_booking(self, exchange: Exchange, host_slug: str, event_type: EventType) -> None:
+        """Whatever a test expected, a 201 made the host busy: the ledger must know it."""
+        booking = exchange.json()
+        if not isinstance(booking, dict):
+            return
+        try:
+            start = parse_instant(str(booking["startTime"]))
+            end = parse_instant(str(booking["endTime"]))
+        except (KeyError, ValueError):
+            return
+        busy = occupied(event_type, Slot(start, end))
+        self.ledger.mark_span_busy(host_slug, *busy)
 
     def book_free_slot(
         self,

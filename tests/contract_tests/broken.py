@@ -772,13 +772,13 @@ FAULTS = [
     Fault(
         "the last slot of the day refused",
         _layer(before=json_request(_last_slot_refused)),
-        "rule_8_last or rule_8_running or rule_8_outside",
+        "rule_8_last or running_past or outside_the_weekly",
         ("test_rule_8_last_slot_of_the_day_is_available",),
     ),
     Fault(
         "a slot running past closing accepted",
         _layer(before=json_request(_past_closing_accepted)),
-        "rule_8_last or rule_8_running or rule_8_outside",
+        "rule_8_last or running_past or outside_the_weekly",
         ("test_rule_8_slot_running_past_closing_is_unavailable",),
     ),
     Fault(
