@@ -224,6 +224,22 @@ class Observed:
 CLOCK_SLACK = 0.05
 
 
+def in_the_window(history: Sequence[Observed], index: int, window: float) -> tuple[int, int]:
+    """How many counted requests before history[index] are in the client's window when the
+    target handles it: at least (surely still in it), and at most (perhaps still in it).
+
+    A sliding log must refuse history[index] when the least is the limit or more, and
+    must accept it when the most is below the limit.
+    """
+    current = history[index]
+    least = most = 0
+    for earlier in history[:index]:
+        if earlier.counted:
+            least += earlier.sent + window > current.received
+            most += earlier.received + window > current.sent
+    return least, most
+
+
 def frees_up_in(history: Sequence[Observed], index: int, window: float) -> tuple[float, float]:
     """Bounds on "seconds until one frees up" when the target answered history[index].
 

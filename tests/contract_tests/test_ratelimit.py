@@ -12,6 +12,7 @@ from contract_tests.ratelimit import (
     FieldSyntaxError,
     Observed,
     frees_up_in,
+    in_the_window,
     parse_http_date,
     parse_quota,
     parse_retry_after,
@@ -246,3 +247,11 @@ def test_probes_have_source_addresses_of_their_own_even_when_every_peer_is_trust
     pool = ClientPool(everyone, sources=True)
     assert pool.fresh().source_address is not None
     assert pool.untrusted_peer() is None
+
+
+def test_requests_in_the_window_at_least_and_at_most() -> None:
+    history = _log((0, 0.5, True), (1, 1.01, False), (2, 2.01, True), (4.2, 4.3, True))
+    # The first arrived between 0 and 0.5: at 4.2..4.3 it may or may not have left.
+    assert in_the_window(history, 3, 4) == (1, 2)
+    assert in_the_window(history, 2, 4) == (1, 1)  # the 429 in between does not count
+    assert in_the_window(history, 0, 4) == (0, 0)
