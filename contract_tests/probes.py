@@ -411,7 +411,6 @@ def retry_after(target: Target) -> RetryAfterProbe:
         probe = _retry_after_once(target, pause)
         if not burst_rolled(probe.first, probe.refused, window):
             break
-        pause /= 2  # a slow target: leave the burst more of the window
     return probe
 
 
