@@ -37,8 +37,9 @@ from .target import Exchange, Target
 
 # Seconds past a retry's due moment before the suite sends it: clocks tick apart.
 RETRY_SLACK = 0.05
-# Connections a burst of one client's requests goes over at once.
-BURST_CONNECTIONS = 4
+# Connections a burst of one client's requests goes over at once: enough that a quota
+# goes out in a round trip or two, whatever the target's latency.
+BURST_CONNECTIONS = 16
 
 
 def observed(history: list[Exchange]) -> list[Observed]:
