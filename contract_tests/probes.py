@@ -456,17 +456,19 @@ def _lockout_once(target: Target) -> LockoutProbe:
             send(client)
         refused = send(client)
         probe = LockoutProbe(refused=refused, refused_at=refused.received_at)
+        hammered: list[Exchange] = []
         if refused.status == 429:
             wait = retry_wait(refused, window)
             # Half-way through the lockout, a whole quota of refused requests: if they counted,
             # they would still fill the window when the original lockout ends.
             time.sleep(max(0.0, refused.received_at + wait / 2 - time.monotonic()))
-            for _ in range(limit):
-                exchange = send(client)
-                probe.hammered.append((exchange.received_at, exchange))
+            hammered = _burst(target, send, client, limit)
+            probe.hammered = [(exchange.received_at, exchange) for exchange in hammered]
             time.sleep(max(0.0, refused.received_at + wait - time.monotonic()))
             probe.retry = send(client)
-    probe.history = [first, *history]
+    # The hammering went over other connections: it sits between the 429 and the retry.
+    before = history[: len(history) - (probe.retry is not None)]
+    probe.history = [first, *before, *hammered, *([probe.retry] if probe.retry else [])]
     return probe
 
 
