@@ -224,19 +224,30 @@ class Observed:
 CLOCK_SLACK = 0.05
 
 
+def _possibly_before(earlier: Observed, current: Observed) -> bool:
+    return earlier.sent < current.received
+
+
+def _surely_before(earlier: Observed, current: Observed) -> bool:
+    # Requests that overlap in flight (a burst over several connections) may arrive in
+    # either order.
+    return earlier.received <= current.sent
+
+
 def in_the_window(history: Sequence[Observed], index: int, window: float) -> tuple[int, int]:
-    """How many counted requests before history[index] are in the client's window when the
-    target handles it: at least (surely still in it), and at most (perhaps still in it).
+    """How many of the client's other counted requests are in its window when the target
+    handles history[index]: at least (surely in it already), and at most (perhaps).
 
     A sliding log must refuse history[index] when the least is the limit or more, and
     must accept it when the most is below the limit.
     """
     current = history[index]
     least = most = 0
-    for earlier in history[:index]:
-        if earlier.counted:
-            least += earlier.sent + window > current.received
-            most += earlier.received + window > current.sent
+    for position, other in enumerate(history):
+        if position == index or not other.counted or not _possibly_before(other, current):
+            continue
+        least += _surely_before(other, current) and other.sent + window > current.received
+        most += other.received + window > current.sent
     return least, most
 
 
@@ -247,26 +258,23 @@ def frees_up_in(history: Sequence[Observed], index: int, window: float) -> tuple
     answer is the oldest counted request still in the window, plus the window, minus
     the moment the target handled the request. The suite knows each moment only up
     to the request's round trip, so it gives the least and the most it can be.
-    ``history`` is every request of one client, in order, from a moment its window
-    was empty; (0, 0) means nothing is in the window.
+    ``history`` is every request of one client, in the order sent, from a moment its
+    window was empty; (0, 0) means nothing is in the window.
     """
     current = history[index]
-    low = high = math.inf
-    maybe = 0.0  # the latest end among requests that may or may not have left already
-    for position, earlier in enumerate(history[: index + 1]):
-        if not earlier.counted:
+    low = high = window if current.counted else math.inf
+    maybe = 0.0  # the latest end among requests that may or may not be in the window
+    for position, other in enumerate(history):
+        if position == index or not other.counted or not _possibly_before(other, current):
             continue
-        if position == index:
-            low, high = min(low, window), min(high, window)
-            continue
-        # earlier leaves the window at its arrival + window: seconds from the target's
+        # other leaves the window at its arrival + window: seconds from the target's
         # handling of current, at least and at most.
-        least = earlier.sent + window - current.received
-        most = earlier.received + window - current.sent
+        least = other.sent + window - current.received
+        most = other.received + window - current.sent
         if most <= 0:
             continue  # it left the window before current arrived
         low = min(low, max(least, 0.0))
-        if least > 0:  # surely still in the window
+        if least > 0 and _surely_before(other, current):  # surely in the window
             high = min(high, most)
         else:
             maybe = max(maybe, most)

@@ -255,3 +255,12 @@ def test_requests_in_the_window_at_least_and_at_most() -> None:
     assert in_the_window(history, 3, 4) == (1, 2)
     assert in_the_window(history, 2, 4) == (1, 1)  # the 429 in between does not count
     assert in_the_window(history, 0, 4) == (0, 0)
+
+
+def test_requests_in_flight_together_may_have_arrived_in_either_order() -> None:
+    # A burst over two connections: the second was sent first but may have arrived last.
+    history = _log((0, 0.01, True), (1.0, 1.5, True), (1.1, 1.2, True))
+    assert in_the_window(history, 2, 4) == (1, 2)
+    assert in_the_window(history, 1, 4) == (1, 2)
+    low, high = frees_up_in(history, 2, 4)
+    assert low == pytest.approx(4 - 1.2) and high == pytest.approx(4.01 - 1.1)
