@@ -208,6 +208,12 @@ class RacyStore:
         self.pause = pause
         self._bookings: dict[str, Any] = {}
 
+    async def is_busy(self, host_slug: str, busy_start: Any, busy_end: Any) -> bool:
+        return any(
+            b.host_slug == host_slug and b.overlaps(busy_start, busy_end)
+            for b in self._bookings.values()
+        )
+
     async def add_if_free(self, booking: Any) -> bool:
         for other in self._bookings.values():
             if other.host_slug == booking.host_slug and other.overlaps(
