@@ -12,7 +12,7 @@ from typing import Any
 import schemathesis
 from hypothesis import strategies as st
 
-from .ratelimit import FieldSyntaxError, parse_quota, parse_retry_after
+from .ratelimit import FieldSyntaxError, parse_quota, parse_retry_after, retry_after_rounding
 
 # Long-standing canonical zones: every IANA database a target could run knows them.
 ZONES = (
@@ -70,12 +70,17 @@ def ratelimit_fields_are_structured(ctx: Any, response: Any, case: Any) -> bool 
 
 @schemathesis.check
 def retry_after_on_every_429(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Rule 1: a 429 says when to retry, in delay-seconds of at least 1."""
+    """Rule 1: a 429 says when to retry: delay-seconds of at least 1, or an HTTP-date."""
     if response.status_code != 429:
         return None
-    retry_after = parse_retry_after(_headers(response))
-    if retry_after is None or retry_after < 1:
-        raise AssertionError("a 429 without Retry-After: <seconds, at least 1>")
+    headers = _headers(response)
+    retry_after = parse_retry_after(headers)
+    # An HTTP-date and its Date both have whole seconds: the difference may round to 0.
+    least = 1 - retry_after_rounding(headers)
+    if retry_after is None or retry_after < least:
+        raise AssertionError(
+            "a 429 without Retry-After: delay-seconds of at least 1, or an HTTP-date"
+        )
     return None
 
 

@@ -367,10 +367,10 @@ class Target:
 
 
 def check_429(exchange: Exchange) -> None:
-    """Rule 1's shape of a 429: Retry-After in delay-seconds and a JSON error body."""
+    """Rule 1's shape of a 429: a Retry-After (delay-seconds or an HTTP-date) and a JSON error."""
     problems = []
     if exchange.retry_after is None:
-        problems.append("no Retry-After in delay-seconds")
+        problems.append("no valid Retry-After (delay-seconds or an HTTP-date)")
     if exchange.media_type != "application/json" or not exchange.error:
         problems.append('no application/json {"error": ...} body')
     if problems:
