@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="judge on the server's real clock only",
     )
     parser.add_argument(
+        "--no-source-addresses",
+        dest="source_addresses",
+        action="store_false",
+        default=True,
+        help="on loopback, do not act as other clients by source address (behind Docker's"
+        " published ports every address looks the same to the server)",
+    )
+    parser.add_argument(
         "--fuzz-examples", type=int, metavar="N", help="override the profile's fuzzing budget"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="one line per failure")
@@ -109,6 +117,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         out.append("--dedicated-target" if args.dedicated else "--shared-target")
     if args.control_api is not None:
         out.append("--control-api" if args.control_api else "--no-control-api")
+    if not args.source_addresses:
+        out.append("--no-source-addresses")
     if args.fuzz_examples is not None:
         out += ["--fuzz-examples", str(args.fuzz_examples)]
     if args.junit:

@@ -114,6 +114,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="never use a control API, even if the target has one (the real clock only)",
     )
     group.addoption(
+        "--no-source-addresses",
+        dest="contract_source_addresses",
+        action="store_false",
+        default=None,
+        help="on loopback, do not act as other clients by source address (e.g. behind Docker)",
+    )
+    group.addoption(
         "--fuzz-examples",
         dest="contract_fuzz_examples",
         type=int,
@@ -211,7 +218,9 @@ def _suite_from_options(config: pytest.Config) -> Suite:
     )
     profile = profile.with_fuzzing(config.getoption("contract_fuzz_examples"))
     profile = profile.with_target(
-        config.getoption("contract_dedicated"), config.getoption("contract_control_api")
+        config.getoption("contract_dedicated"),
+        config.getoption("contract_control_api"),
+        config.getoption("contract_source_addresses"),
     )
     try:
         return Suite.create(base_url.rstrip("/"), profile)

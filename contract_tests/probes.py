@@ -368,9 +368,10 @@ def _spoof_as_the_client(target: Target, client: Client, result: Exhaustion) -> 
 def _other_client(target: Target, send: Send, result: Exhaustion) -> None:
     if not target.pool.simulate:
         result.unchecked["another client"] = (
-            "the target is not on this machine and does not trust X-Forwarded-For from it:"
-            " the suite can only be one client (a profile with trustsForwardedFor, or a"
-            " target on loopback, lets it be many)"
+            "the suite can be only one client: the target does not trust X-Forwarded-For"
+            " from this machine, and is not on loopback or was told not to be sent from"
+            " other source addresses (trustsForwardedFor, or a loopback target with"
+            " sourceAddresses, lets it be many)"
         )
         return
     result.other_client = send(target.pool.fresh())

@@ -130,6 +130,9 @@ class TargetTraits:
     dedicated: bool | None = None
     # The target offers booking-mock's control API, so the suite may pin its clock.
     control_api: bool = False
+    # On loopback, each source address (127.x.y.z) is a client of its own to the target;
+    # False behind something that hides the peer (Docker's published ports, a proxy).
+    source_addresses: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,10 @@ class Profile:
         )
 
     def with_target(
-        self, dedicated: bool | None = None, control_api: bool | None = None
+        self,
+        dedicated: bool | None = None,
+        control_api: bool | None = None,
+        source_addresses: bool | None = None,
     ) -> Profile:
         """The same profile with the command line's overrides of the target's traits."""
         current = self.target
@@ -184,6 +190,7 @@ class Profile:
             target=TargetTraits(
                 current.dedicated if dedicated is None else dedicated,
                 current.control_api if control_api is None else control_api,
+                current.source_addresses if source_addresses is None else source_addresses,
             ),
         )
 
@@ -343,7 +350,11 @@ def parse_profile(raw: Any, source: str | None = None) -> Profile:
             raw_limit.get("trustsForwardedFor", False),
             tuple(raw_limit["trustedProxies"]) if "trustedProxies" in raw_limit else None,
         ),
-        target=TargetTraits(raw_target.get("dedicated"), raw_target.get("controlApi", False)),
+        target=TargetTraits(
+            raw_target.get("dedicated"),
+            raw_target.get("controlApi", False),
+            raw_target.get("sourceAddresses", True),
+        ),
         captcha=Captcha(raw_captcha["passingToken"], raw_captcha["failingToken"])
         if raw_captcha
         else None,

@@ -38,7 +38,11 @@ class Suite:
     def create(cls, base_url: str, profile: Profile) -> Suite:
         # On this machine the suite can be other clients by its source address (as the
         # load tests are), whether or not the target trusts its X-Forwarded-For.
-        sources = is_loopback(base_url) and can_send_from(SOURCE_CHECK, base_url)
+        sources = (
+            profile.target.source_addresses
+            and is_loopback(base_url)
+            and can_send_from(SOURCE_CHECK, base_url)
+        )
         pool = ClientPool(profile.rate_limit, sources=sources)
         dedicated = profile.target.dedicated
         ledger = SlotLedger(dedicated=is_loopback(base_url) if dedicated is None else dedicated)
