@@ -88,7 +88,8 @@ def test_rule_7_start_beyond_the_booking_horizon_is_refused(contract: Suite) -> 
     if past > timedelta(days=1) and not contract.clock.control_api:
         contract.not_reachable(
             "rule 7: the day after the booking horizon",
-            f"on the real clock the nearest slot past the horizon lies {past} past it",
+            f"on the real clock the nearest slot past the horizon lies"
+            f" {past.total_seconds() / 3600:.0f} h past it",
         )
 
 
