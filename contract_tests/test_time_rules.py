@@ -127,6 +127,15 @@ def _inner_slots(contract: Suite, host: Host, event_type: EventType) -> Iterator
             yield slot
 
 
+def _books_at_the_bound(contract: Suite, event_type: EventType, slot: Slot, bound: str) -> None:
+    """A slot exactly `bound` from the pinned now books: both bounds are inclusive."""
+    exchange = _post(contract, event_type, slot)
+    if exchange.is_slot_taken:
+        contract.ledger.found_taken(event_type, slot)
+        pytest.skip(f"{slot} was taken by someone else")
+    assert exchange.status == 201, f"{slot}, exactly {bound} from now, was refused"
+
+
 def test_rule_7_minimum_notice_is_exact(contract: Suite) -> None:
     """At now + minimum notice a slot books; one grid step earlier it is 400 (rule 7)."""
     event_type = pick(
@@ -136,20 +145,13 @@ def test_rule_7_minimum_notice_is_exact(contract: Suite) -> None:
     )
     host = contract.profile.host_of(event_type)
     slot = next(_inner_slots(contract, host, event_type))
-    with pinned(contract, slot.start - event_type.minimum_notice, "rule 7: the notice boundary"):
+    notice = event_type.minimum_notice
+    with pinned(contract, slot.start - notice, "rule 7: the notice boundary"):
         early = _post(contract, event_type, slot.shifted(-event_type.slot_interval))
         assert_refused_before_availability(
             early, f"{slot.shifted(-event_type.slot_interval)} starts inside the minimum notice"
         )
-        exchange = _post(contract, event_type, slot)
-        if exchange.is_slot_taken:
-            contract.ledger.found_taken(event_type, slot)
-            pytest.skip(f"{slot} was taken by someone else")
-        contract.ledger.mark_busy(event_type, slot)
-        assert exchange.status == 201, (
-            f"{slot}, exactly the minimum notice ({event_type.minimum_notice}) from now,"
-            f" was refused"
-        )
+        _books_at_the_bound(contract, event_type, slot, f"the minimum notice ({notice})")
 
 
 def test_rule_7_booking_horizon_is_exact(contract: Suite) -> None:
@@ -167,15 +169,8 @@ def test_rule_7_booking_horizon_is_exact(contract: Suite) -> None:
             assert_refused_before_availability(
                 exchange, f"{beyond} starts {what} past the booking horizon"
             )
-        exchange = _post(contract, event_type, slot)
-        if exchange.is_slot_taken:
-            contract.ledger.found_taken(event_type, slot)
-            pytest.skip(f"{slot} was taken by someone else")
-        contract.ledger.mark_busy(event_type, slot)
-        assert exchange.status == 201, (
-            f"{slot}, exactly the booking horizon ({event_type.booking_horizon}) from now,"
-            f" was refused"
-        )
+        horizon = event_type.booking_horizon
+        _books_at_the_bound(contract, event_type, slot, f"the booking horizon ({horizon})")
 
 
 # Rule 8 across DST changes.
