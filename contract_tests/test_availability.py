@@ -30,6 +30,13 @@ from .support import (
 from .target import SLOT_TAKEN, ContractViolation, Exchange, Target
 
 
+def _assert_unavailable(contract: Suite, event_type: EventType, slot: Slot, why: str) -> None:
+    """Rule 8's answer: the slot is refused as no longer available."""
+    exchange = _post(contract, event_type, slot)
+    assert exchange.status != 201, why
+    assert_error(exchange, 400, message=SLOT_TAKEN)
+
+
 def test_rule_8_slot_off_the_grid_is_unavailable(contract: Suite) -> None:
     """A slot inside the availability but off the slot grid is 'no longer available'."""
     event_type = pick(
@@ -71,11 +78,7 @@ def test_rule_8_slot_outside_the_weekly_availability_is_unavailable(contract: Su
     if not cases:
         pytest.skip(f"{host.slug} has no window with unavailable time around it")
     for name, slot in cases.items():
-        exchange = contract.target.post_booking(
-            event_type, booking_body(contract.profile, event_type, slot)
-        )
-        assert exchange.status != 201, f"a slot {name} ({slot}) was booked"
-        assert_error(exchange, 400, message=SLOT_TAKEN)
+        _assert_unavailable(contract, event_type, slot, f"a slot {name} ({slot}) was booked")
 
 
 def test_rule_8_day_without_availability_is_unavailable(contract: Suite) -> None:
@@ -95,22 +98,14 @@ def test_rule_8_day_without_availability_is_unavailable(contract: Suite) -> None
     slot = Slot(start, start + event_type.duration)
     if slot.start > latest:
         pytest.skip(f"no day {host.slug} is closed falls inside the booking horizon")
-    exchange = contract.target.post_booking(
-        event_type, booking_body(contract.profile, event_type, slot)
-    )
-    assert exchange.status != 201, f"a slot on a closed day ({slot}) was booked"
-    assert_error(exchange, 400, message=SLOT_TAKEN)
+    _assert_unavailable(contract, event_type, slot, f"a slot on a closed day ({slot}) was booked")
 
 
 def test_rule_8_booked_slot_is_unavailable(contract: Suite) -> None:
     """Once booked, the same slot is refused with 'no longer available'."""
     event_type = plain(contract.profile)
     slot, _ = book(contract, event_type)
-    again = contract.target.post_booking(
-        event_type, booking_body(contract.profile, event_type, slot)
-    )
-    assert again.status != 201, f"the slot {slot} was booked twice"
-    assert_error(again, 400, message=SLOT_TAKEN)
+    _assert_unavailable(contract, event_type, slot, f"the slot {slot} was booked twice")
 
 
 def _pair_on_one_host(profile: Profile, first: Any, second: Any) -> tuple[EventType, EventType]:
@@ -132,13 +127,12 @@ def test_rule_8_booking_blocks_overlapping_slots_of_other_event_types(contract: 
         overlapping = overlapping_slot(contract, first, slot, second)
         if overlapping is None:
             continue
-        exchange = contract.target.post_booking(
-            second, booking_body(contract.profile, second, overlapping)
+        _assert_unavailable(
+            contract,
+            second,
+            overlapping,
+            f"{second.label} booked {overlapping}, overlapping {first.label}'s booking of {slot}",
         )
-        assert exchange.status != 201, (
-            f"{second.label} booked {overlapping}, overlapping {first.label}'s booking of {slot}"
-        )
-        assert_error(exchange, 400, message=SLOT_TAKEN)
         return
     pytest.skip(f"no grid slot of {second.label} overlaps one of {first.label}")
 
@@ -153,13 +147,12 @@ def test_rule_8_pending_approval_blocks_the_slot(contract: Suite) -> None:
     for other in others:
         overlapping = overlapping_slot(contract, approval, slot, other)
         if overlapping is not None:
-            again = contract.target.post_booking(
-                other, booking_body(contract.profile, other, overlapping)
+            _assert_unavailable(
+                contract,
+                other,
+                overlapping,
+                f"{other.label} booked {overlapping} over a pending booking of {slot}",
             )
-            assert again.status != 201, (
-                f"{other.label} booked {overlapping} over a pending booking of {slot}"
-            )
-            assert_error(again, 400, message=SLOT_TAKEN)
             return
     pytest.skip(f"no slot of {host.slug}'s event types overlaps {approval.label}'s")
 
@@ -256,11 +249,12 @@ def test_rule_8_partial_overlap_with_a_different_start_is_unavailable(
                         _must_book(contract, first, slot, "")
                     except _Taken:
                         continue
-                    exchange = _post(contract, second, probe)
-                    assert exchange.status != 201, (
-                        f"{second.label} booked {probe}, {kind}: {first.label}'s booking of {slot}"
+                    _assert_unavailable(
+                        contract,
+                        second,
+                        probe,
+                        f"{second.label} booked {probe}, {kind}: {first.label}'s booking of {slot}",
                     )
-                    assert_error(exchange, 400, message=SLOT_TAKEN)
                     return
     pytest.skip(f"no two event types of one host give a grid slot {kind} of a booking")
 
@@ -295,9 +289,9 @@ def test_rule_8_slot_running_past_closing_is_unavailable(contract: Suite) -> Non
         slot = Slot(start, start + event_type.duration)
         if slots.is_available(host, slot) or not slots.is_on_grid(host, event_type, slot):
             continue
-        exchange = _post(contract, event_type, slot)
-        assert exchange.status != 201, f"{slot}, running past closing at {end}, was booked"
-        assert_error(exchange, 400, message=SLOT_TAKEN)
+        _assert_unavailable(
+            contract, event_type, slot, f"{slot}, running past closing at {end}, was booked"
+        )
         return
     pytest.skip(f"no grid slot of {event_type.label} runs past a closing time")
 
