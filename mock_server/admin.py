@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,21 @@ from .ratelimit import RateLimiter
 from .validation import parse_instant
 
 MAX_SLOT_RANGE_DAYS = 62
+
+
+def _local_today(now: datetime, zone: tzinfo) -> date:
+    """Today in a zone, or the calendar's edge when that day is outside it."""
+    try:
+        return now.astimezone(zone).date()
+    except OverflowError:
+        return date.min if now.year == 1 else date.max
+
+
+def _days_after(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max
 
 
 def _instant_text(instant: datetime) -> str:
@@ -103,8 +118,8 @@ class AdminHandlers:
     ) -> dict[str, Any]:
         host, event_type = self.service.find(user_slug, event_slug)
         zone = ZoneInfo(timezone) if timezone else host.timezone
-        first = date.fromisoformat(from_) if from_ else self.clock.now().astimezone(zone).date()
-        last = date.fromisoformat(to) if to else first + timedelta(days=6)
+        first = date.fromisoformat(from_) if from_ else _local_today(self.clock.now(), zone)
+        last = date.fromisoformat(to) if to else _days_after(first, 6)
         if last < first or (last - first).days > MAX_SLOT_RANGE_DAYS:
             raise InvalidRequest(
                 f"'to' must be on or after 'from' and at most {MAX_SLOT_RANGE_DAYS} days after it."

@@ -138,11 +138,18 @@ class BookingService:
         taken = [b for b in await self.store.list() if b.host_slug == host.slug]
         # Host-local days around the range, since the range is in another zone.
         candidates = slots.grid_slots(
-            host, event_type, first - timedelta(days=1), last + timedelta(days=1)
+            host,
+            event_type,
+            first if first == date.min else first - timedelta(days=1),
+            slots.next_day(last) or last,
         )
         free = []
         for start, end in candidates:
-            if not first <= start.astimezone(zone).date() <= last:
+            try:
+                local_day = start.astimezone(zone).date()
+            except OverflowError:
+                continue
+            if not first <= local_day <= last:
                 continue
             if not slots.within_bounds(event_type, start, now):
                 continue
@@ -254,7 +261,7 @@ def check_time_bounds(event_type: EventType, start: datetime, now: datetime) -> 
     """Rule 7: no sooner than the minimum notice, no further than the booking horizon."""
     if slots.within_bounds(event_type, start, now):
         return
-    if start < now + timedelta(minutes=event_type.minimum_notice_minutes):
+    if start < slots.earliest_start(event_type, now):
         message = (
             f"The slot must start at least {event_type.minimum_notice_minutes} minutes from now."
         )

@@ -3,6 +3,11 @@
 Everything here is pure: instants are aware datetimes, and local wall times are
 turned into instants with the host's zone on the day in question, so a 09:00
 window stays at 09:00 local across DST changes.
+
+Every function is total over ``datetime``'s calendar (years 1 to 9999): arithmetic
+that would leave it saturates at the edge, and a window or a local day that cannot be
+represented there (23:00 in New York on 9999-12-31 is in year 10000 in UTC) does not
+exist, so no clock setting or instant near the edges can raise OverflowError.
 """
 
 from __future__ import annotations
@@ -12,17 +17,39 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from .dataset import EventType, Host
 
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def shift(instant: datetime, delta: timedelta) -> datetime:
+    """``instant + delta``, held at the first or last representable instant."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return LATEST if delta > timedelta(0) else EARLIEST
+
+
+def next_day(day: date) -> date | None:
+    """The following date, or None after 9999-12-31."""
+    return None if day == date.max else day + timedelta(days=1)
+
 
 def windows_on(host: Host, day: date) -> list[tuple[datetime, datetime]]:
     """The host's availability windows on a local date, as UTC instants."""
     out = []
     for window in host.weekly[day.weekday()]:
         start = datetime.combine(day, window.start, host.timezone)
-        if window.end is None:
-            end = datetime.combine(day + timedelta(days=1), time(0), host.timezone)
-        else:
+        following = next_day(day)
+        if window.end is not None:
             end = datetime.combine(day, window.end, host.timezone)
-        out.append((start.astimezone(UTC), end.astimezone(UTC)))
+        elif following is not None:
+            end = datetime.combine(following, time(0), host.timezone)
+        else:
+            continue
+        try:
+            out.append((start.astimezone(UTC), end.astimezone(UTC)))
+        except OverflowError:
+            continue  # outside the calendar in UTC
     return out
 
 
@@ -35,7 +62,10 @@ def is_on_grid_and_available(
 ) -> bool:
     """True when [start, end) starts on the slot grid and lies inside one window."""
     interval = timedelta(minutes=event_type.slot_interval_minutes)
-    local_day = start.astimezone(host.timezone).date()
+    try:
+        local_day = start.astimezone(host.timezone).date()
+    except OverflowError:
+        return False
     for window_start, window_end in windows_on(host, local_day):
         if window_start <= start and end <= window_end:
             return (start - window_start) % interval == timedelta(0)
@@ -45,16 +75,23 @@ def is_on_grid_and_available(
 def occupied(event_type: EventType, start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The span a booking keeps the host busy: the slot plus its buffers."""
     return (
-        start - timedelta(minutes=event_type.buffer_before_minutes),
-        end + timedelta(minutes=event_type.buffer_after_minutes),
+        shift(start, -timedelta(minutes=event_type.buffer_before_minutes)),
+        shift(end, timedelta(minutes=event_type.buffer_after_minutes)),
     )
 
 
 def within_bounds(event_type: EventType, start: datetime, now: datetime) -> bool:
     """The minimum notice and booking horizon rule."""
-    earliest = now + timedelta(minutes=event_type.minimum_notice_minutes)
-    latest = now + timedelta(days=event_type.booking_horizon_days)
-    return earliest <= start <= latest
+    return (
+        earliest_start(event_type, now)
+        <= start
+        <= shift(now, timedelta(days=event_type.booking_horizon_days))
+    )
+
+
+def earliest_start(event_type: EventType, now: datetime) -> datetime:
+    """The minimum notice from now."""
+    return shift(now, timedelta(minutes=event_type.minimum_notice_minutes))
 
 
 def grid_slots(
@@ -63,11 +100,11 @@ def grid_slots(
     """Every slot of the grid inside the host's windows, local days first_day..last_day."""
     step = timedelta(minutes=event_type.slot_interval_minutes)
     length = duration(event_type)
-    day = first_day
-    while day <= last_day:
+    day: date | None = first_day
+    while day is not None and day <= last_day:
         for window_start, window_end in windows_on(host, day):
             start = window_start
-            while start + length <= window_end:
+            while shift(start, length) <= window_end and start < LATEST:
                 yield start, start + length
-                start += step
-        day += timedelta(days=1)
+                start = shift(start, step)
+        day = next_day(day)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope
 
 from .errors import FieldError, InvalidRequest
+from .json_input import field_path, parse_json_body
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
@@ -44,8 +45,8 @@ def is_rfc3339(value: object) -> bool:
     if not _RFC3339.match(value):
         return False
     try:
-        datetime.fromisoformat(value.upper())
-    except ValueError:
+        parse_instant(value)
+    except (ValueError, OverflowError):
         return False
     return True
 
@@ -88,28 +89,37 @@ _FORMAT_NAMES = {
 
 
 def parse_instant(value: str) -> datetime:
-    """Parse a date-time that passed ``is_rfc3339``."""
-    return datetime.fromisoformat(value.upper())
+    """Parse a date-time that passed ``is_rfc3339``.
 
-
-def _field_path(parts: Any) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    An offset can carry a calendar instant out of ``datetime``'s years 1 to 9999
+    (``9999-12-31T23:30:00-23:59`` is in year 10000 in UTC); such an instant is refused
+    here, with ValueError, rather than overflowing later in arithmetic.
+    """
+    instant = datetime.fromisoformat(value.upper())
+    try:
+        instant.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value} is outside the years 1 to 9999 in UTC") from None
+    return instant
 
 
 def _describe(error: jsonschema.ValidationError) -> list[FieldError]:
     path = list(error.absolute_path)
     if error.validator == "required":
         return [
-            FieldError(_field_path([*path, name]), "This field is required.")
+            FieldError(field_path([*path, name]), "This field is required.")
             for name in error.validator_value
             if name not in error.instance
         ]
-    field = _field_path(path) or "(body)"
+    field = field_path(path) or "(body)"
     if error.validator == "format":
         expected = _FORMAT_NAMES.get(error.validator_value, error.validator_value)
+        if error.validator_value == "date-time" and _RFC3339.match(str(error.instance)):
+            return [
+                FieldError(
+                    field, f"{_short(error.instance)} is outside the years 1 to 9999 in UTC."
+                )
+            ]
         return [FieldError(field, f"{_short(error.instance)} is not {expected}.")]
     if error.validator == "pattern":
         description = error.schema.get("description", "").strip().split("\n\n")[0]
@@ -167,16 +177,6 @@ class SchemaValidator:
             if not isinstance(body, dict):
                 raise InvalidRequest("The request body must be a JSON object.")
             raise InvalidRequest(details=_details(errors))
-
-
-def parse_json_body(raw: bytes, encoding: str | None) -> Any:
-    """A request body as JSON, or InvalidRequest saying why not."""
-    try:
-        return json.loads(raw.decode(encoding or "utf-8"))
-    except (UnicodeDecodeError, LookupError):
-        raise InvalidRequest(f"The request body is not valid {encoding or 'utf-8'} text.") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from None
 
 
 _COMPILED: dict[int, tuple[SchemaValidator, dict[str, Any]]] = {}
