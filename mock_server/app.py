@@ -25,7 +25,6 @@ from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 from faker import Faker
-from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from . import errors
@@ -43,10 +42,13 @@ from .middleware import (
     BookEndpoint,
     BookingGate,
     ForcedResponses,
+    HeaderLimit,
     Latency,
+    SplitCORS,
 )
 from .middleware.body_limit import DEFAULT_MAX_BODY
 from .middleware.gate import path_pattern
+from .middleware.header_limit import DEFAULT_MAX_HEADER_BYTES
 from .middleware.prefer import documented_responses
 from .ratelimit import RateLimiter
 from .redis_store import RedisBookingStore
@@ -71,6 +73,7 @@ class Settings:
     forwarded_allow_ips: list[str] = field(default_factory=list)
     seed: int | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     validate_responses: bool = False
     # Embedders can plug a real CAPTCHA verifier (Turnstile, hCaptcha) in here.
     captcha_verifier: CaptchaVerifier = default_captcha_verifier
@@ -78,6 +81,11 @@ class Settings:
     latency: tuple[float, float] | None = None  # seconds, low and high
     admin_enabled: bool = True
     admin_token: str | None = None
+    # Origins whose pages may call /__admin from a browser; none by default.
+    admin_cors_origins: list[str] = field(default_factory=list)
+    # On loopback, /__admin and the docs answer loopback Host names only, plus these.
+    check_host: bool = True
+    allowed_hosts: list[str] = field(default_factory=list)
     fake_hosts: int = 0
     watch: bool = False
     journal_size: int = DEFAULT_SIZE
@@ -165,14 +173,14 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         partial(ServerErrorMiddleware, handler=errors.connexion_handler),
         partial(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips),
         partial(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
+            SplitCORS,
+            admin_prefix=ADMIN_PREFIX,
+            origins=settings.cors_origins,
+            admin_origins=settings.admin_cors_origins,
             expose_headers=EXPOSED_HEADERS,
-            max_age=600,
         ),
         AccessLog,
+        partial(HeaderLimit, max_bytes=settings.max_header_bytes),
         partial(JournalMiddleware, journal=journal, exclude=(ADMIN_PREFIX,)),
         partial(Latency, default=settings.latency, rng=stream("latency")),
         partial(
@@ -180,6 +188,9 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             prefix=ADMIN_PREFIX,
             enabled=settings.admin_enabled,
             token=settings.admin_token,
+            check_host=settings.check_host,
+            allowed_hosts=settings.allowed_hosts,
+            admin_origins=settings.admin_cors_origins,
         ),
         partial(BookingGate, path_pattern=book_pattern, limiter=limiter, service=service),
         partial(

@@ -60,7 +60,7 @@ def _storage(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r} is not memory or a redis://host:port/db URL")
 
 
-def _ips(text: str) -> list[str]:
+def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--forwarded-allow-ips",
-        type=_ips,
+        type=_csv,
         default=[],
         metavar="LIST",
         help="comma-separated proxy addresses or networks whose X-Forwarded-For is"
@@ -106,10 +106,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--cors-origins",
-        type=_ips,
+        type=_csv,
         default=["*"],
         metavar="LIST",
         help="comma-separated origins allowed to call the mock from a browser (default: *)",
+    )
+    parser.add_argument(
+        "--admin-cors-origins",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="comma-separated origins whose pages may call /__admin from a browser"
+        " (default: none; the mock's own pages are same-origin)",
+    )
+    parser.add_argument(
+        "--allowed-hosts",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="on a loopback --host, Host names besides localhost, 127.0.0.1 and [::1] that"
+        " /__admin and the docs answer: name, .domain for its subdomains, or *",
     )
     parser.add_argument(
         "--latency",
@@ -188,6 +204,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         latency=args.latency,
         admin_enabled=is_loopback(args.host) or bool(args.admin_token),
         admin_token=args.admin_token,
+        admin_cors_origins=args.admin_cors_origins,
+        check_host=is_loopback(args.host),
+        allowed_hosts=args.allowed_hosts,
         fake_hosts=args.fake_hosts,
         watch=args.watch,
         storage=args.storage,

@@ -4,7 +4,9 @@ from .access_log import AccessLog
 from .admin_guard import AdminGuard
 from .body_limit import BodyLimit
 from .book_endpoint import BookEndpoint
+from .cors import SplitCORS
 from .gate import BookingGate
+from .header_limit import HeaderLimit
 from .latency import Latency
 from .prefer import ForcedResponses
 
@@ -15,5 +17,7 @@ __all__ = [
     "BookEndpoint",
     "BookingGate",
     "ForcedResponses",
+    "HeaderLimit",
     "Latency",
+    "SplitCORS",
 ]

@@ -1,0 +1,51 @@
+"""CORS in two parts: the booking API for pages anywhere, the control API for listed ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class SplitCORS:
+    """Starlette's CORSMiddleware, configured per part of the URL space.
+
+    Requests under ``admin_prefix`` get CORS headers only when their origin is one of
+    ``admin_origins`` (none by default); any other origin reaches the app without them,
+    preflights included, and AdminGuard refuses it. Everything else gets ``origins``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        admin_prefix: str,
+        origins: Sequence[str],
+        admin_origins: Sequence[str],
+        expose_headers: Sequence[str],
+    ) -> None:
+        self.app = app
+        self.prefix = admin_prefix
+        options = {"allow_methods": ["*"], "allow_headers": ["*"], "max_age": 600}
+        self.public = CORSMiddleware(
+            app, allow_origins=origins, expose_headers=expose_headers, **options
+        )
+        self.admin = (
+            CORSMiddleware(app, allow_origins=admin_origins, **options) if admin_origins else None
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if not (path == self.prefix or path.startswith(self.prefix + "/")):
+            await self.public(scope, receive, send)
+            return
+        origin = Headers(scope=scope).get("origin")
+        if self.admin is not None and origin is not None and self.admin.is_allowed_origin(origin):
+            await self.admin(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
