@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import FieldError, InvalidRequest
@@ -23,6 +24,7 @@ MAX_DEPTH = 64
 MAX_NUMBER_LENGTH = 100
 """Characters in one number literal; a double needs 24, a 64-bit integer 20."""
 
+_CHARSET = re.compile(r"charset=\"?([^\";\s]+)", re.IGNORECASE)
 _TOO_DEEP = f"The request body is nested deeper than {MAX_DEPTH} levels."
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -103,6 +105,16 @@ def _unencodable(value: Any, path: list[str | int]) -> FieldError | None:
             if found:
                 return found
     return None
+
+
+def media_type(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """The Content-Type's media type (lower case) and charset, from raw ASGI headers."""
+    for name, value in headers:
+        if name == b"content-type":
+            mime, _, params = value.decode("latin-1").partition(";")
+            charset = _CHARSET.search(params)
+            return mime.strip().lower(), charset[1] if charset else None
+    return None, None
 
 
 def decode_text(raw: bytes, encoding: str | None) -> str:

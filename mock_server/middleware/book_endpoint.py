@@ -21,18 +21,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..booking import BookingService, booking_json
 from ..errors import BookingError, InvalidRequest, UnsupportedMediaType, to_booking_error
-from ..validation import SchemaValidator, parse_json_body
+from ..json_input import media_type, parse_json_body
+from ..validation import SchemaValidator
 from ._send import send_error
 from .gate import match_path
-
-
-def _content_type(scope: Scope) -> tuple[str | None, str | None]:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            mime, _, params = value.decode("latin-1").partition(";")
-            charset = re.search(r"charset=\"?([^\";\s]+)", params, re.IGNORECASE)
-            return mime.strip().lower(), charset[1] if charset else None
-    return None, None
 
 
 class BookEndpoint:
@@ -80,7 +72,7 @@ class BookEndpoint:
         await send({"type": "http.response.body", "body": payload})
 
     async def _body(self, scope: Scope, receive: Receive) -> Any:
-        mime, charset = _content_type(scope)
+        mime, charset = media_type(scope["headers"])
         # As Connexion does: no Content-Type is taken to be the first the spec accepts.
         if mime is not None and mime not in self.media_types:
             raise UnsupportedMediaType()

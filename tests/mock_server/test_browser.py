@@ -21,6 +21,7 @@ from starlette.routing import Route
 from mock_server import Settings, create_app
 from mock_server.specs import load_spec
 from tests.conftest import PINNED
+from tests.mock_server.test_rules import body
 from tests.servers import serve_app
 
 PRODUCTION = "https://app.proximity.io"
@@ -136,3 +137,68 @@ def test_page_on_another_origin_books_and_reads_retry_after(browser):
         # The page's booking is the one the mock stored.
         stored = httpx.get(f"{mock_url}/__admin/bookings").json()["bookings"]
         assert [b["id"] for b in stored] == [booking_id]
+
+
+SNOOP = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Some other site</title></head>
+<body><p id="read"></p><p id="reset"></p>
+<script type="module">
+const mock = %(mock)s;
+try {
+  const response = await fetch(mock + "/__admin/requests");
+  document.getElementById("read").textContent = "read: " + (await response.text());
+} catch (error) {
+  document.getElementById("read").textContent = "blocked: " + error;
+}
+// A "simple" request needs no preflight: the browser sends it, only the answer is hidden.
+await fetch(mock + "/__admin/reset", { method: "POST", mode: "no-cors" }).catch(() => {});
+document.getElementById("reset").textContent = "sent";
+</script></body></html>
+"""
+
+
+def _visit_snooping_page(browser: object, mock_url: str) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    html = SNOOP % {"mock": json.dumps(mock_url)}
+    page = Starlette(routes=[Route("/", lambda _request: HTMLResponse(html))])
+    with serve_app(page) as page_url:
+        browser.get(page_url)
+        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "reset").text == "sent")
+        return browser.find_element(By.ID, "read").text
+
+
+def test_page_on_another_origin_cannot_read_or_drive_the_control_api(browser):
+    mock = create_app(Settings(clock=PINNED, clock_frozen=True))
+    with serve_app(mock) as mock_url:
+        book_url = f"{mock_url}/api/public/scheduling/jane-doe/30min-call/book"
+        assert httpx.post(book_url, json=body()).status_code == 201
+        read = _visit_snooping_page(browser, mock_url)
+        assert read.startswith("blocked: TypeError"), read
+        # The no-cors POST reached the mock and was refused: the booking is still there.
+        assert len(httpx.get(f"{mock_url}/__admin/bookings").json()["bookings"]) == 1
+
+
+def test_a_listed_admin_origin_can_read_and_drive_the_control_api(browser):
+    mock = create_app(Settings(clock=PINNED, clock_frozen=True, admin_cors_origins=["*"]))
+    with serve_app(mock) as mock_url:
+        book_url = f"{mock_url}/api/public/scheduling/jane-doe/30min-call/book"
+        assert httpx.post(book_url, json=body()).status_code == 201
+        read = _visit_snooping_page(browser, mock_url)
+        assert read.startswith('read: {"requests"'), read
+        assert httpx.get(f"{mock_url}/__admin/bookings").json()["bookings"] == []
+
+
+def test_the_swagger_ui_drives_the_control_api_from_its_own_origin(browser):
+    mock = create_app(Settings())
+    with serve_app(mock) as mock_url:
+        browser.get(f"{mock_url}/__admin/ui/")
+        status = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch('/__admin/clock', {method: 'PUT', headers: {'Content-Type':"
+            " 'application/json'}, body: JSON.stringify({advanceSeconds: 60})})"
+            ".then(r => done(r.status), e => done(String(e)));"
+        )
+        assert status == 200
+        assert "Swagger UI" in browser.title
