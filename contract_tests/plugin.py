@@ -36,6 +36,7 @@ RULES = {
 }
 OTHER_RULES = {
     "field_limits": "field limits (rule 3): the accepted length and shape of every field",
+    "robustness": "hostile input (rule 3): a 4xx in the error format, never a 5xx, nothing stored",
     "error_format": 'errors: every error is application/json {"error": "..."}',
     "fuzz": "the OpenAPI document: Schemathesis-generated requests and the responses' shapes",
 }

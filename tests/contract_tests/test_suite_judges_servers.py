@@ -22,7 +22,7 @@ import yaml
 
 from tests.servers import free_port, serve_app, serve_process
 
-from . import broken, broken_limits
+from . import broken, broken_inputs, broken_limits
 from .runs import Run, run_suite
 
 # Short enough for a quick run, long enough that on a loaded CI machine the rate-limit
@@ -151,7 +151,7 @@ DST_JOBS = {
     "reference": _dst_job("dst reference", "America/New_York"),
     "fixed offset": _dst_job("dst fixed offset", "Etc/GMT+5"),
 }
-ALL_FAULTS = [*broken.FAULTS, *broken_limits.FAULTS]
+ALL_FAULTS = [*broken.FAULTS, *broken_limits.FAULTS, *broken_inputs.FAULTS]
 FAULT_JOBS = {
     fault.name: Job(fault.name, _app(fault.build), fault.select, fault.args, False)
     for fault in ALL_FAULTS
