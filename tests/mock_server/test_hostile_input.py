@@ -153,6 +153,7 @@ def test_hostile_oversized_headers_are_431_and_not_counted(client):
     assert_error(response, 431)
     assert "16384" in response.json()["error"]
     assert client.get("/__admin/bookings").json()["bookings"] == []
+    assert client.get("/__admin/requests").json()["requests"] == []  # not journaled either
     first = client.post(URL, json=body())
     assert first.status_code == 201
     assert remaining(first) == 999  # the refused request never reached the limiter
