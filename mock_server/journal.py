@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import InvalidRequest
+from .json_input import parse_json_body
 
 BODY_LIMIT = 16 * 1024
 DEFAULT_SIZE = 500
@@ -21,8 +23,9 @@ def _body(raw: bytes) -> dict[str, Any]:
     truncated = len(raw) > BODY_LIMIT
     raw = raw[:BODY_LIMIT]
     try:
-        body: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # The requests' own reader: a hostile body the endpoint refused is shown as text.
+        body: Any = parse_json_body(raw, None)
+    except InvalidRequest:
         body = raw.decode("utf-8", errors="replace")
     out: dict[str, Any] = {"body": body}
     if truncated:

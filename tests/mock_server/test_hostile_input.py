@@ -202,3 +202,17 @@ def test_a_clock_at_the_calendar_edge_never_answers_500(client, now):
     ):
         response = client.get(f"/__admin/slots/jane-doe/30min-call{query}")
         assert response.status_code == 200, (query, response.text)
+
+
+def test_the_journal_shows_hostile_bodies_as_text(client):
+    shallow_enough_to_keep = "[" * 8_000 + "]" * 8_000  # under the journal's 16 KiB cut
+    for text in (shallow_enough_to_keep, with_extra("NaN"), with_field("inviteeName", DIGITS)):
+        assert post_raw(client, text).status_code == 400
+    response = client.get("/__admin/requests")
+    assert response.status_code == 200
+
+    def refuse(literal: str) -> None:
+        raise AssertionError(f"the journal answered {literal}, which is not JSON")
+
+    entries = json.loads(response.text, parse_constant=refuse)["requests"]
+    assert [type(e["request"]["body"]) for e in entries] == [str, str, str]
