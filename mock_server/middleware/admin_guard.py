@@ -152,7 +152,10 @@ class AdminGuard:
         normalised = origin.strip().rstrip("/").lower()
         if "*" in self.admin_origins or normalised in self.admin_origins:
             return True
-        parts = urlsplit(normalised)
+        try:
+            parts = urlsplit(normalised)
+        except ValueError:  # "http://[::1": not an origin a browser sends
+            return False
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return False  # "null": sandboxed frames, file: pages
         # The Host of a same-origin request names the port the page's scheme implies.

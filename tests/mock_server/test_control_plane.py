@@ -51,8 +51,9 @@ def test_admin_cross_origin_read_is_refused(client):
         {"Origin": "null"},  # a sandboxed frame, a file: page
         {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"},  # no Origin sent
         {"Origin": "http://127.0.0.1:1"},  # loopback, but another port: another origin
+        {"Origin": "http://[::1"},  # not an origin at all
     ],
-    ids=["simple-post", "null-origin", "fetch-metadata", "other-port"],
+    ids=["simple-post", "null-origin", "fetch-metadata", "other-port", "malformed-origin"],
 )
 def test_admin_cross_origin_write_is_refused_and_changes_nothing(client, headers):
     assert client.post(URL, json=body()).status_code == 201
