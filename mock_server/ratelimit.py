@@ -20,6 +20,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from .errors import StorageUnavailable
+from .redis_store import reconnecting_retry
 
 POLICY_NAME = "per-ip"
 
@@ -99,6 +100,8 @@ class RateLimiter:
                 wrap_exceptions=True,
                 socket_timeout=2,
                 socket_connect_timeout=2,
+                # Dead pooled connections (Redis restarted) are replaced, not a 503 each.
+                retry=reconnecting_retry(),
             )
         else:
             self.storage = SweptMemoryStorage()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .errors import StorageUnavailable
@@ -17,8 +21,13 @@ T = TypeVar("T")
 
 # Check and insert run inside Redis, atomically: of any number of concurrent requests
 # for overlapping slots of one host, across any number of processes, one gets 1.
+# ARGV[6] names this attempt: the same call replayed (a retry after its reply was lost)
+# finds its own booking and answers 1 again, where another booking under the id is -1.
 ADD_IF_FREE = """
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return -1 end
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
+  if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[6] then return 1 end
+  return -1
+end
 local new_start, new_end = tonumber(ARGV[2]), tonumber(ARGV[3])
 local spans = redis.call('HVALS', KEYS[1])
 for _, span in ipairs(spans) do
@@ -29,6 +38,7 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])
 return 1
 """
 
@@ -36,10 +46,22 @@ DELETE = """
 local host = redis.call('HGET', KEYS[1], ARGV[1])
 if not host then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', ARGV[2] .. host, ARGV[1])
 redis.call('HDEL', ARGV[3] .. host, ARGV[1])
 return 1
 """
+
+
+def reconnecting_retry() -> Retry:
+    """Once more, at once, on a fresh connection when a connection turns out dead.
+
+    After Redis restarts, every pooled connection is dead, and without a retry each would
+    cost one request a 503 while Redis is up again, however long the pool sat idle. Only
+    connection errors: a timeout is not retried, so an unreachable Redis still answers
+    503 within one socket timeout, and a slow command is not sent twice.
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
 def booking_to_json(booking: Booking) -> str:
@@ -71,13 +93,17 @@ def booking_from_json(text: str | bytes) -> Booking:
 
 class RedisBookingStore:
     """Keys: ``<prefix>busy:<host>`` (id -> busy span), ``<prefix>bookings:<host>``
-    (id -> booking JSON) and ``<prefix>hosts`` (id -> host), so one host's check reads
-    only that host's spans."""
+    (id -> booking JSON), ``<prefix>hosts`` (id -> host), so one host's check reads
+    only that host's spans, and ``<prefix>attempts`` (id -> the attempt that stored it)."""
 
     def __init__(self, url: str, prefix: str = "booking-mock:") -> None:
         # Short timeouts: a missing Redis must turn into a quick 503, not a hang.
         self.client = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=5
+            url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=5,
+            retry=reconnecting_retry(),
         )
         self.prefix = prefix
         self._add = self.client.register_script(ADD_IF_FREE)
@@ -90,7 +116,12 @@ class RedisBookingStore:
             raise StorageUnavailable() from exc
 
     def _keys(self, host: str) -> list[str]:
-        return [f"{self.prefix}busy:{host}", f"{self.prefix}bookings:{host}", f"{self.prefix}hosts"]
+        return [
+            f"{self.prefix}busy:{host}",
+            f"{self.prefix}bookings:{host}",
+            f"{self.prefix}hosts",
+            f"{self.prefix}attempts",
+        ]
 
     async def add_if_free(self, booking: Booking) -> bool:
         args = [
@@ -99,6 +130,7 @@ class RedisBookingStore:
             int(booking.busy_end.timestamp()),
             booking_to_json(booking),
             booking.host_slug,
+            secrets.token_hex(8),  # this attempt; a retry of this call replays it
         ]
         result = await self._call(lambda: self._add(keys=self._keys(booking.host_slug), args=args))
         if result == -1:
@@ -138,7 +170,7 @@ class RedisBookingStore:
     async def delete(self, booking_id: str) -> bool:
         result = await self._call(
             lambda: self._delete(
-                keys=[f"{self.prefix}hosts"],
+                keys=[f"{self.prefix}hosts", f"{self.prefix}attempts"],
                 args=[booking_id, f"{self.prefix}busy:", f"{self.prefix}bookings:"],
             )
         )

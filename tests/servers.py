@@ -11,7 +11,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import IO, Any
 
 import httpx
 import uvicorn
@@ -101,3 +102,60 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@dataclass
+class ServedProcess:
+    """A server subprocess from ``start_process``: its URL, and the means to crash it."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown and no clean-up, as a crash or the OOM killer would."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def output(self, limit: int = 4000) -> str:
+        """The tail of what the server wrote (read without moving the shared file offset)."""
+        size = os.fstat(self.log.fileno()).st_size
+        start = max(0, size - limit)
+        return os.pread(self.log.fileno(), size - start, start).decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def start_process(
+    args: list[str],
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    module: str = "mock_server",
+    ready_path: str = "/openapi.json",
+) -> Iterator[ServedProcess]:
+    """As ``serve_process``, but yields the process too, so a test can kill it mid-run.
+
+    Stopped (terminated, else killed) on the way out unless the test already killed it.
+    """
+    command = [sys.executable, "-m", module, *args, "--host", host, "--port", str(port)]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
+        )
+        served = ServedProcess(f"http://{host}:{port}", process, log)
+        try:
+            try:
+                wait_ready(served.url + ready_path, process)
+            except RuntimeError as exc:
+                raise RuntimeError(
+                    f"{exc}; {' '.join(command)} wrote:\n{served.output()}"
+                ) from None
+            yield served
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
