@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .booking import BookingService
 from .dataset import Dataset, DatasetError
+from .errors import StorageUnavailable
 
 logger = logging.getLogger("mock_server")
 
@@ -41,13 +42,19 @@ class DatasetWatcher:
         stamp = self._stamp()
         if stamp is None or stamp == self._seen:
             return False
-        self._seen = stamp
+        previous, self._seen = self._seen, stamp
         try:
             dataset = self.load()
         except DatasetError as exc:
             logger.error("dataset not reloaded, still serving the previous one: %s", exc)
             return False
-        dropped = await self.service.replace_dataset(dataset)
+        try:
+            dropped = await self.service.replace_dataset(dataset)
+        except StorageUnavailable:
+            # Redis is down: keep serving the old dataset and try again on the next poll.
+            logger.error("dataset not reloaded yet: the booking storage is unavailable")
+            self._seen = previous
+            return False
         logger.info("dataset reloaded from %s; %d bookings dropped", self.path, dropped)
         return True
 

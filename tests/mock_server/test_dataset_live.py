@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from pathlib import Path
@@ -9,7 +10,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+from mock_server.dataset import load_dataset
+from mock_server.errors import StorageUnavailable
 from mock_server.fake import fake_hosts
+from mock_server.watch import DatasetWatcher
 
 from .test_rules import BOOK, assert_error, body
 
@@ -97,3 +101,30 @@ def test_watch_reloads_the_dataset_and_keeps_bookings_that_still_fit(start_serve
         path.write_text("hosts: [")
         time.sleep(1.2)
         assert client.get("/__admin/slots/new-host/chat").status_code == 200
+
+
+class FlakyStorageService:
+    """A BookingService stand-in whose storage is down for the first reload."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.dataset = None
+
+    async def replace_dataset(self, dataset) -> int:
+        self.attempts += 1
+        if self.attempts == 1:
+            raise StorageUnavailable()
+        self.dataset = dataset
+        return 0
+
+
+def test_watch_retries_a_reload_the_storage_outage_refused(tmp_path):
+    path = tmp_path / "dataset.yaml"
+    shutil.copy(DEFAULT, path)
+    service = FlakyStorageService()
+    watcher = DatasetWatcher(path, lambda: load_dataset(path), service)
+    path.write_text(path.read_text() + "\n# changed\n")
+    assert asyncio.run(watcher.check()) is False  # Redis down: not reloaded, not forgotten
+    assert asyncio.run(watcher.check()) is True  # the next poll reloads the same change
+    assert service.dataset is not None
+    assert asyncio.run(watcher.check()) is False  # and then nothing new
