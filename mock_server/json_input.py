@@ -145,9 +145,7 @@ def parse_json_body(raw: bytes, encoding: str | None) -> Any:
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from None
     except RecursionError:  # below MAX_DEPTH only if the stack is nearly spent already
-        raise InvalidRequest(
-            f"The request body is nested deeper than {MAX_DEPTH} levels."
-        ) from None
+        raise InvalidRequest(_TOO_DEEP) from None
     if _SURROGATE_ESCAPE.search(text):
         bad = _unencodable(body, [])
         if bad:
