@@ -20,6 +20,14 @@ def crash() -> Captured:
     return refusal("Internal server error.", status=500)
 
 
+def _decoded(body: bytes) -> Any:
+    """The body as Python's json.loads reads it (NaN included), or None where it fails."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -55,10 +63,7 @@ def _digit_limit_crashes(scope: Scope, body: bytes) -> Any:
 
 def _non_finite_accepted(scope: Scope, body: bytes) -> Any:
     """Python's json.loads takes NaN and Infinity; the server then ignores the field."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
+    data = _decoded(body)
     if not isinstance(data, dict):
         return None
     cleaned = {
@@ -71,11 +76,7 @@ def _non_finite_accepted(scope: Scope, body: bytes) -> Any:
 
 def _surrogates_crash(scope: Scope, body: bytes) -> Any:
     """Writing the invitee to a UTF-8 store fails on a lone surrogate: a 500."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    for text in _strings(data):
+    for text in _strings(_decoded(body)):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -85,10 +86,7 @@ def _surrogates_crash(scope: Scope, body: bytes) -> Any:
 
 def _calendar_overflow_crashes(scope: Scope, body: bytes) -> Any:
     """fromisoformat takes the offset; converting to UTC overflows: a 500."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
+    data = _decoded(body)
     if not isinstance(data, dict):
         return None
     for name in ("startTime", "endTime"):
