@@ -1,5 +1,12 @@
 """Slots from the profile and the clock: bookable ones, deliberately wrong ones, and a ledger.
 
+The suite repeats the reference's slot arithmetic (the grid, the weekly availability,
+the notice and horizon, buffers, DST) on purpose: it is the oracle a target is judged
+by, so it is written from PRODUCT.md and the profile alone and imports nothing from
+``mock_server``. Were it shared, a mistake in it would pass the reference and every
+server built on it. tests/contract_tests/test_independence.py holds every module of
+the suite to that.
+
 Everything here is pure arithmetic on the profile, independent of any server:
 local wall times become instants with the host's zone on the day in question,
 so a 09:00 window stays at 09:00 local across DST changes.
@@ -14,6 +21,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from .profile import EventType, Host
 
+# Rule 8's answer for a slot the target does not offer: the one error message the contract fixes.
+SLOT_TAKEN = "The selected time slot is no longer available."
 # Room between the suite's clock and the target's: a slot this close to a bound
 # could fall on either side of it by the time the request arrives.
 CLOCK_MARGIN = timedelta(minutes=3)

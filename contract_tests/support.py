@@ -13,9 +13,9 @@ import pytest
 from . import slots, spec
 from .bodies import booking_body
 from .profile import EventType, Host, Profile
-from .slots import Slot
+from .slots import SLOT_TAKEN, Slot
 from .suite import Suite
-from .target import SLOT_TAKEN, ContractViolation, Exchange
+from .target import ContractViolation, Exchange
 
 BOOKING_ID = re.compile(r"bkg_[A-Za-z0-9]{12,}")
 UTC_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -36,6 +36,21 @@ def plain(profile: Profile) -> EventType:
         lambda e: not e.captcha and not e.requires_approval,
         "needs neither CAPTCHA nor approval",
     )
+
+
+def captcha_type(profile: Profile) -> EventType:
+    """An event type with CAPTCHA enabled."""
+    return pick(profile, lambda e: e.captcha, "has CAPTCHA enabled")
+
+
+def approval_type(profile: Profile) -> EventType:
+    """An event type the host approves by hand."""
+    return pick(profile, lambda e: e.requires_approval, "requires approval")
+
+
+def required_field_type(profile: Profile) -> EventType:
+    """An event type with at least one required custom field."""
+    return pick(profile, lambda e: bool(e.required_fields), "has a required custom field")
 
 
 def assert_error(
@@ -92,6 +107,12 @@ def parse_utc(text: str) -> datetime:
 def body_for(profile: Profile, event_type: EventType, **changes: Any) -> Any:
     """A body maker for Target.book_free_slot."""
     return lambda slot: booking_body(profile, event_type, slot, **changes)
+
+
+def post_slot(contract: Suite, event_type: EventType, slot: Slot) -> Exchange:
+    """A valid booking request for `slot`, sent as it is (no retry on another slot)."""
+    body = booking_body(contract.profile, event_type, slot)
+    return contract.target.post_booking(event_type, body)
 
 
 def free_slot(contract: Suite, event_type: EventType) -> Slot:

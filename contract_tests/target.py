@@ -17,9 +17,8 @@ import httpx
 from . import spec
 from .profile import EventType, Profile
 from .ratelimit import Client, ClientPool, parse_retry_after
-from .slots import Slot, SlotLedger, occupied, parse_instant
+from .slots import SLOT_TAKEN, Slot, SlotLedger, occupied, parse_instant
 
-SLOT_TAKEN = "The selected time slot is no longer available."
 # How many refusals of a free-looking slot as taken before the suite gives up on a test.
 MAX_TAKEN = 8
 # Bodies longer than this are elided from the report and the curl line.

@@ -24,10 +24,10 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 from . import checks, shape
 from .profile import EventType
 from .ratelimit import Client
-from .slots import Slot, utc_text
+from .slots import SLOT_TAKEN, Slot, utc_text
 from .spec import spec_path
 from .suite import Suite, active
-from .target import SLOT_TAKEN, Exchange
+from .target import Exchange
 
 # Checks register on import; the name keeps the import from looking unused.
 CUSTOM_CHECKS = (

@@ -19,7 +19,7 @@ import pytest
 from . import slots
 from .bodies import booking_body
 from .profile import EventType, Host
-from .slots import Slot
+from .slots import SLOT_TAKEN, Slot
 from .suite import Suite
 from .support import (
     assert_error,
@@ -28,8 +28,8 @@ from .support import (
     book,
     pick,
     plain,
+    post_slot,
 )
-from .target import SLOT_TAKEN, Exchange
 
 # How far ahead the suite looks for a DST change to pin the clock before.
 DST_SEARCH = timedelta(days=400)
@@ -46,11 +46,6 @@ def pinned(contract: Suite, instant: datetime, case: str) -> Iterator[datetime]:
         pytest.skip(f"{case}: {why}")
     with contract.clock.pinned(instant) as now:
         yield now
-
-
-def _post(contract: Suite, event_type: EventType, slot: Slot) -> Exchange:
-    body = booking_body(contract.profile, event_type, slot)
-    return contract.target.post_booking(event_type, body)
 
 
 # Rule 7 on the real clock.
@@ -82,7 +77,7 @@ def test_rule_7_start_beyond_the_booking_horizon_is_refused(contract: Suite) -> 
     event_type = plain(contract.profile)
     host = contract.profile.host_of(event_type)
     slot = slots.beyond_horizon(host, event_type)
-    exchange = _post(contract, event_type, slot)
+    exchange = post_slot(contract, event_type, slot)
     assert_refused_before_availability(exchange, "the slot is beyond the booking horizon")
     past = slot.start - (slots.now() + event_type.booking_horizon)
     if past > timedelta(days=1) and not contract.clock.control_api:
@@ -129,7 +124,7 @@ def _inner_slots(contract: Suite, host: Host, event_type: EventType) -> Iterator
 
 def _books_at_the_bound(contract: Suite, event_type: EventType, slot: Slot, bound: str) -> None:
     """A slot exactly `bound` from the pinned now books: both bounds are inclusive."""
-    exchange = _post(contract, event_type, slot)
+    exchange = post_slot(contract, event_type, slot)
     if exchange.is_slot_taken:
         contract.ledger.found_taken(event_type, slot)
         pytest.skip(f"{slot} was taken by someone else")
@@ -147,7 +142,7 @@ def test_rule_7_minimum_notice_is_exact(contract: Suite) -> None:
     slot = next(_inner_slots(contract, host, event_type))
     notice = event_type.minimum_notice
     with pinned(contract, slot.start - notice, "rule 7: the notice boundary"):
-        early = _post(contract, event_type, slot.shifted(-event_type.slot_interval))
+        early = post_slot(contract, event_type, slot.shifted(-event_type.slot_interval))
         assert_refused_before_availability(
             early, f"{slot.shifted(-event_type.slot_interval)} starts inside the minimum notice"
         )
@@ -165,7 +160,7 @@ def test_rule_7_booking_horizon_is_exact(contract: Suite) -> None:
     now = slot.start - event_type.booking_horizon
     with pinned(contract, now, "rule 7: the last day of the booking horizon and the day after"):
         for beyond, what in ((later, "one grid step"), (next_day, "a day")):
-            exchange = _post(contract, event_type, beyond)
+            exchange = post_slot(contract, event_type, beyond)
             assert_refused_before_availability(
                 exchange, f"{beyond} starts {what} past the booking horizon"
             )
@@ -253,8 +248,8 @@ def _check_dst(contract: Suite, event_type: EventType, host: Host, change: datet
                 continue
             # The window's first slot books at this side's offset; the same wall-clock
             # hour under the other offset lies before opening and is refused.
-            refused = _post(contract, event_type, early)
-            booked = _post(contract, event_type, slot)
+            refused = post_slot(contract, event_type, early)
+            booked = post_slot(contract, event_type, slot)
             if booked.is_slot_taken:
                 contract.ledger.found_taken(event_type, slot, f", {side} the DST change")
                 continue  # someone else's booking on a shared target: try the next day

@@ -1,13 +1,14 @@
 """Rule 8, availability: the slot grid, the weekly availability and its day edges, no overlap
-with another booking of the host; and rule 10's atomicity, which is rule 8 under concurrency.
+with another booking of the host.
 
 A slot the run never booked, refused as taken, fails on a dedicated target (SlotLedger).
+The same rule across a DST change lives in test_time_rules.py, and under concurrency
+(rule 10's atomicity) in test_rule_10_atomicity.py.
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,24 +16,26 @@ import pytest
 
 from . import slots
 from .bodies import booking_body
-from .profile import EventType, Host, Profile
-from .slots import Slot
+from .profile import EventType, Profile
+from .slots import SLOT_TAKEN, Slot
 from .suite import Suite
 from .support import (
+    approval_type,
     assert_error,
     book,
     bookable_instant,
     overlapping_slot,
     pick,
     plain,
+    post_slot,
     windows_ahead,
 )
-from .target import SLOT_TAKEN, ContractViolation, Exchange, Target
+from .target import Exchange
 
 
 def _assert_unavailable(contract: Suite, event_type: EventType, slot: Slot, why: str) -> None:
     """Rule 8's answer: the slot is refused as no longer available."""
-    exchange = _post(contract, event_type, slot)
+    exchange = post_slot(contract, event_type, slot)
     assert exchange.status != 201, why
     assert_error(exchange, 400, message=SLOT_TAKEN)
 
@@ -139,7 +142,7 @@ def test_rule_8_booking_blocks_overlapping_slots_of_other_event_types(contract: 
 
 def test_rule_8_pending_approval_blocks_the_slot(contract: Suite) -> None:
     """A booking waiting for approval keeps the host busy as a confirmed one does."""
-    approval = pick(contract.profile, lambda e: e.requires_approval, "requires approval")
+    approval = approval_type(contract.profile)
     host = contract.profile.host_of(approval)
     others = [e for e in host.event_types if e is not approval] or [approval]
     # Whether the answer says PendingApproval is rule 10's claim; here only the blocking counts.
@@ -161,14 +164,9 @@ class _Taken(Exception):
     """A shared target's slot was taken by someone else: try another."""
 
 
-def _post(contract: Suite, event_type: EventType, slot: Slot) -> Exchange:
-    body = booking_body(contract.profile, event_type, slot)
-    return contract.target.post_booking(event_type, body)
-
-
 def _must_book(contract: Suite, event_type: EventType, slot: Slot, why: str) -> Exchange:
     """Book a slot the ledger says is free; the target must accept it."""
-    exchange = _post(contract, event_type, slot)
+    exchange = post_slot(contract, event_type, slot)
     if exchange.is_slot_taken:
         contract.ledger.found_taken(event_type, slot, why)
         raise _Taken()
@@ -315,108 +313,3 @@ def test_rule_8_other_hosts_are_not_blocked(contract: Suite) -> None:
             continue
         return
     pytest.skip(f"{hosts[0].slug} and {hosts[1].slug} are never available at the same time")
-
-
-# Rule 10's atomicity: of concurrent requests for overlapping slots of one host, one books.
-
-
-def _burst(target: Target, requests: list[tuple[EventType, dict[str, Any]]]) -> list[Exchange]:
-    """The requests released together, each as its own client when possible."""
-    size = len(requests)
-    clients = (
-        [target.pool.fresh() for _ in range(size)]
-        if target.pool.simulate
-        else [target.pool.acquire(cost=size)] * size
-    )
-    barrier = threading.Barrier(size)
-    answers: list[Exchange | None] = [None] * size
-
-    def send(index: int) -> None:
-        event_type, body = requests[index]
-        barrier.wait()
-        answers[index] = target.post_booking(event_type, body, client=clients[index])
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(size)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return [a for a in answers if a is not None]
-
-
-def _burst_size(contract: Suite) -> int:
-    size = min(8, contract.profile.rate_limit.limit - 1)
-    if size < 2:
-        pytest.skip("the rate limit leaves room for fewer than two simultaneous requests")
-    return size
-
-
-def _judge_burst(
-    contract: Suite, answers: list[Exchange], sent: list[tuple[EventType, Slot]]
-) -> bool:
-    """True when judged; False when every request found its slot taken (try another)."""
-    for event_type, slot in sent:
-        contract.ledger.mark_busy(event_type, slot)
-    statuses = sorted(a.status for a in answers)
-    what = ", ".join(f"{e.label} {s}" for e, s in sent)
-    if all(a.is_slot_taken for a in answers):
-        assert not contract.ledger.dedicated, (
-            f"all {len(answers)} simultaneous requests for {what}, free slots on a target"
-            f" dedicated to the run, were refused as taken"
-        )
-        contract.ledger.unchecked += 1
-        return False
-    assert statuses.count(201) == 1, f"{len(answers)} simultaneous requests for {what}: {statuses}"
-    assert all(a.status == 201 or a.is_slot_taken for a in answers), statuses
-    return True
-
-
-def test_rule_10_concurrent_burst_for_one_slot_yields_exactly_one_201(contract: Suite) -> None:
-    """Of simultaneous requests for one slot, one books; the rest are 'no longer available'."""
-    event_type = plain(contract.profile)
-    host = contract.profile.host_of(event_type)
-    size = _burst_size(contract)
-    for slot in contract.ledger.free_slots(host, event_type):
-        requests = [(event_type, booking_body(contract.profile, event_type, slot))] * size
-        if _judge_burst(contract, _burst(contract.target, requests), [(event_type, slot)]):
-            return
-    raise ContractViolation(f"no free slot of {event_type.label} left for the burst")
-
-
-def _overlapping_pair(
-    contract: Suite, host: Host
-) -> tuple[EventType, Slot, EventType, Slot] | None:
-    """Two event types of the host and overlapping free slots of each."""
-    types = [e for e in host.event_types if not e.captcha]
-    for first in types:
-        for second in types:
-            if first is second:
-                continue
-            for slot in itertools.islice(contract.ledger.free_slots(host, first), 20):
-                other = overlapping_slot(contract, first, slot, second)
-                if other is not None and contract.ledger.is_free(second, other):
-                    return first, slot, second, other
-    return None
-
-
-def test_rule_10_concurrent_burst_across_event_types_yields_exactly_one_201(
-    contract: Suite,
-) -> None:
-    """Simultaneous requests for overlapping slots of two event types of one host: one books."""
-    size = _burst_size(contract)
-    for host in contract.profile.hosts:
-        for _ in range(4):
-            pair = _overlapping_pair(contract, host)
-            if pair is None:
-                break
-            first, slot, second, other = pair
-            requests = [
-                (first, booking_body(contract.profile, first, slot))
-                if index % 2 == 0
-                else (second, booking_body(contract.profile, second, other))
-                for index in range(size)
-            ]
-            answers = _burst(contract.target, requests)
-            if _judge_burst(contract, answers, [(first, slot), (second, other)]):
-                return
-    pytest.skip("the profile has no host with two event types whose slots overlap")
