@@ -76,3 +76,61 @@ def test_verifier_benchmark_pairs_runs_with_and_without_the_verifier(tmp_path: P
     assert verifier_round["without"]["in_verifier"] == 0
     assert summary["violations"] == []
     assert summary["cost_median"] == pytest.approx(verifier_round["ratio"] - 1)
+
+
+SOAK_SCRIPT = SCRIPT.parent / "soak.py"
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_soak_reports_errors_lost_bookings_and_rss(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    command = [
+        sys.executable,
+        str(SOAK_SCRIPT),
+        *("--connections=20", "--duration=3", "--fake-hosts=20", f"--out={out}"),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for line in (
+        "5xx: 0 ",
+        "connection errors (soak): connect 0, read 0, write 0, timeout 0",
+        "latency (soak, each 201 timed from its request): p50 ",
+        "latency (soak, every answer, wrk's own",
+        "once warm",
+        "at the end of the soak",
+        "lost bookings: 0",
+        "PASS (0 5xx, 0 lost bookings, RSS growth under 10% once warm)",
+    ):
+        assert line in run.stdout, (line, run.stdout)
+
+    summary = json.loads(out.read_text())
+    soak = summary["phases"]["soak"]
+    assert soak["requests"] > 0
+    assert soak["latency_ms"]["p99"] >= soak["latency_ms"]["p50"] > 0
+    assert soak["status"].get("201", 0) > 0 and soak["status"].get("400", 0) > 0
+    timed = summary["latency_201_measured"]
+    assert 0 < timed["answers"] <= soak["status"]["201"]
+    assert timed["percentiles_ms"]["max"] >= timed["percentiles_ms"]["p99"] > 0
+    bookings = summary["bookings"]
+    # Every 201's booking is stored; the only extra ones were in flight when wrk stopped.
+    assert bookings["created"] == soak["status"]["201"]
+    assert bookings["lost"] == 0 and bookings["lost_ids"] == []
+    assert bookings["stored"] == bookings["created"] + bookings["unseen"]
+    assert 0 <= bookings["unseen"] <= 20
+    assert summary["rss_kib"]["end"] > 0 and summary["rss_kib"]["start"] > 0
+    assert summary["verdict"] == "PASS"
+
+
+def test_soak_without_wrk_says_how_to_install_it(tmp_path: Path) -> None:
+    # No wrk on PATH: the script stops before it starts a server.
+    run = subprocess.run(
+        [sys.executable, str(SOAK_SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path)},
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "wrk is not installed" in run.stderr and "apt-get install wrk" in run.stderr
