@@ -1,13 +1,10 @@
-"""Rate-limit probes: the request sequences rule 1's tests judge, run once, maybe in the background.
+"""Rate-limit probes: the request sequences rule 1's tests judge.
 
-A probe needs one client's whole quota and then waits most of a window, so the
-probes run before the tests that judge them: in background threads at the start
-of the run when the suite may act as many clients (each probe is its own
-client, and the wait overlaps the rest of the suite), inline otherwise.
-
-Each probe keeps its client's whole ``history``, every request in order from a
-moment the client's window was empty: the tests hold ``r``, ``t`` and
-``Retry-After`` to what that history says they must be.
+Each probe is a client whose window is empty, sending a planned sequence: its
+quota of every outcome and one more (``exhaust``), a retry after Retry-After
+(``retry_after``), a hammering during a lockout (``lockout``), a burst straddling
+a multiple of the window (``boundary``). What it saw is a record of
+``probe_results``; ``probe_runner`` runs each probe once per run.
 """
 
 from __future__ import annotations
@@ -15,149 +12,30 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
 
 from .bodies import booking_body
-from .ratelimit import (
-    Client,
-    FieldSyntaxError,
-    Observed,
-    in_the_window,
-    parse_quota,
-    retry_after_rounding,
-    trusts_peer,
+from .clients import Client, trusts_peer
+from .probe_results import (
+    BURST_TRIES,
+    BoundaryProbe,
+    Exhaustion,
+    LockoutProbe,
+    RetryAfterProbe,
+    Spoof,
+    burst_rolled,
+    observed,
+    retry_wait,
 )
+from .ratelimit import FieldSyntaxError, in_the_window, parse_quota
 from .slots import in_the_past
 from .target import Exchange, Target
 
-# Seconds past a retry's due moment before the suite sends it: clocks tick apart.
-RETRY_SLACK = 0.05
 # Connections a burst of one client's requests goes over at once: enough that a quota
 # goes out in a round trip or two, whatever the target's latency.
 BURST_CONNECTIONS = 16
-
-
-def observed(history: list[Exchange]) -> list[Observed]:
-    """A client's requests as the rate-limit arithmetic sees them."""
-    return [Observed(e.received_at - e.elapsed, e.received_at, e.status != 429) for e in history]
-
-
-def retry_wait(exchange: Exchange, window: float) -> float:
-    """Seconds after a 429 arrived before its retry may go: Retry-After, rounding and all."""
-    retry_after = exchange.retry_after
-    if retry_after is None:
-        return window + RETRY_SLACK
-    return retry_after + retry_after_rounding(exchange.headers) + RETRY_SLACK
-
-
-# Tries of a probe whose burst a slow target answered too slowly to fit in one window.
-BURST_TRIES = 3
-
-
-def burst_rolled(first: Exchange, refused: Exchange, window: float) -> bool:
-    """True when the limit+1-th request was answered after the first could have left the
-    window: a target that accepted it may be right, so the try tells nothing."""
-    return (
-        refused.status != 429 and refused.received_at > first.received_at - first.elapsed + window
-    )
-
-
-@dataclass
-class Spoof:
-    """A client over the limit sends an X-Forwarded-For that names someone else."""
-
-    client: str
-    header: str  # the X-Forwarded-For it sent
-    locked_out: Exchange  # its request over the limit, without the header
-    spoofed: Exchange
-    history: list[Exchange] = field(default_factory=list)
-
-
-@dataclass
-class Exhaustion:
-    """A fresh client sends `limit` requests of every outcome, a booking too, then one more."""
-
-    client: str = ""
-    client_used: Client = field(default_factory=Client)
-    history: list[Exchange] = field(default_factory=list)
-    accepted: list[tuple[str, Exchange]] = field(default_factory=list)
-    refused: Exchange | None = None
-    booking: Exchange | None = None  # the 201 among `accepted`
-    booking_problem: str | None = None  # why there is none
-    # While locked out: label -> exchange (unknown user and bad JSON).
-    during_lockout: dict[str, Exchange] = field(default_factory=dict)
-    other_client: Exchange | None = None
-    spoof: Spoof | None = None  # an untrusted peer's made-up X-Forwarded-For
-    forged_hop: Spoof | None = None  # behind a trusted proxy, a hop forged ahead of the client
-    unchecked: dict[str, str] = field(default_factory=dict)  # check -> why it was not made
-
-    @property
-    def exchanges(self) -> list[Exchange]:
-        out = list(self.history)
-        out += [e for e in (self.other_client,) if e is not None]
-        return out + (self.spoof.history if self.spoof is not None else [])
-
-
-@dataclass
-class RetryAfterProbe:
-    """One request, a pause, the rest of the quota, a 429, then a retry after Retry-After."""
-
-    first: Exchange
-    pause: float  # seconds between the first request's response and the 429's request
-    refused: Exchange
-    retry: Exchange | None = None
-    waited: float = 0.0
-    history: list[Exchange] = field(default_factory=list)
-
-    @property
-    def exchanges(self) -> list[Exchange]:
-        return list(self.history)
-
-
-@dataclass
-class LockoutProbe:
-    """A 429, a hammering of `limit` more requests half-way through the lockout, then a retry."""
-
-    refused: Exchange
-    refused_at: float
-    hammered: list[tuple[float, Exchange]] = field(default_factory=list)
-    retry: Exchange | None = None
-    history: list[Exchange] = field(default_factory=list)
-
-    @property
-    def exchanges(self) -> list[Exchange]:
-        return list(self.history)
-
-
-@dataclass
-class BoundaryProbe:
-    """`limit` requests just before a multiple of the window since the epoch, one just after.
-
-    A limiter of fixed windows aligned to the clock forgets the first ones at the
-    multiple and lets the last one (and a whole limit more) through.
-    """
-
-    boundary: float  # epoch seconds, a multiple of the window
-    before: list[Exchange] = field(default_factory=list)
-    after: Exchange | None = None
-    first_sent: float = 0.0  # epoch seconds, this machine's clock
-    last_received: float = 0.0
-    after_sent: float = 0.0
-    after_received: float = 0.0
-    problem: str | None = None  # why the probe could not straddle a multiple
-
-    @property
-    def exchanges(self) -> list[Exchange]:
-        return [*self.before, *([self.after] if self.after is not None else [])]
-
-
-class ProbeFailed(RuntimeError):
-    """A probe could not be run to its end; the tests that judge it report why."""
 
 
 Send = Callable[[Client], Exchange]
@@ -521,59 +399,3 @@ def boundary(target: Target) -> BoundaryProbe:
         probe.problem = None
         return probe
     return probe
-
-
-PROBES: dict[str, Callable[[Target], Any]] = {
-    "exhaust": exhaust,
-    "retry_after": retry_after,
-    "lockout": lockout,
-    "boundary": boundary,
-}
-
-
-class Probes:
-    """Runs each probe at most once per run; in background threads when clients are simulated."""
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-        self._threads: dict[str, threading.Thread] = {}
-        self._results: dict[str, Any] = {}
-        self._errors: dict[str, BaseException] = {}
-        self._lock = threading.Lock()
-
-    def start(self, names: Iterable[str]) -> None:
-        """Start probes in the background; only sensible when each can be its own client."""
-        for name in names:
-            with self._lock:
-                if name in self._threads or name in self._results:
-                    continue
-                thread = threading.Thread(target=self._run, args=(name,), daemon=True)
-                self._threads[name] = thread
-            thread.start()
-
-    def _run(self, name: str) -> None:
-        try:
-            with self.target.unreported():
-                result = PROBES[name](self.target)
-        except BaseException as exc:  # handed to the test that asks for the result
-            with self._lock:
-                self._errors[name] = exc
-        else:
-            with self._lock:
-                self._results[name] = result
-
-    def result(self, name: str) -> Any:
-        """The probe's result: waits for a background run, or runs it now."""
-        with self._lock:
-            done = name in self._results or name in self._errors
-            thread = self._threads.get(name)
-        if not done:
-            if thread is None:
-                self._run(name)
-            else:
-                thread.join()
-        with self._lock:
-            if name in self._errors:
-                error = self._errors[name]
-                raise ProbeFailed(f"the {name} probe failed: {error!r}") from error
-            return self._results[name]

@@ -9,10 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import slots
+from .clients import ClientPool, can_send_from
 from .clock import TargetClock
-from .probes import Probes
+from .probe_runner import Probes
 from .profile import Profile
-from .ratelimit import ClientPool, can_send_from
 from .slots import SlotLedger
 from .target import Target
 

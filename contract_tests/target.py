@@ -15,8 +15,9 @@ from urllib.parse import quote
 import httpx
 
 from . import spec
+from .clients import Client, ClientPool
 from .profile import EventType, Profile
-from .ratelimit import Client, ClientPool, parse_retry_after
+from .ratelimit import parse_retry_after
 from .slots import SLOT_TAKEN, Slot, SlotLedger, occupied, parse_instant
 
 # How many refusals of a free-looking slot as taken before the suite gives up on a test.

@@ -22,8 +22,8 @@ import schemathesis
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from . import checks, shape
+from .clients import Client
 from .profile import EventType
-from .ratelimit import Client
 from .slots import SLOT_TAKEN, Slot, utc_text
 from .spec import spec_path
 from .suite import Suite, active

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from .probes import (
+from .probe_results import (
     BURST_TRIES,
     BoundaryProbe,
     Exhaustion,
