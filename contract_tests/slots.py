@@ -40,8 +40,12 @@ class Slot:
         return f"{utc_text(self.start)}..{utc_text(self.end)}"
 
 
-def utc_text(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def utc_text(instant: datetime, *, browser: bool = False) -> str:
+    """RFC 3339 in UTC; ``browser`` adds milliseconds, as ``Date.toISOString()`` does."""
+    instant = instant.astimezone(UTC)
+    if browser:
+        return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _clock: Callable[[], datetime] | None = None
@@ -105,11 +109,13 @@ def grid_before(
         day -= timedelta(days=1)
 
 
-def bookable_bounds(event_type: EventType, at: datetime) -> tuple[datetime, datetime]:
+def bookable_bounds(
+    event_type: EventType, at: datetime, *, margin: timedelta = CLOCK_MARGIN
+) -> tuple[datetime, datetime]:
     """The earliest and latest start the target must accept at `at`, with a margin either side."""
     return (
-        at + event_type.minimum_notice + CLOCK_MARGIN,
-        at + event_type.booking_horizon - CLOCK_MARGIN,
+        at + event_type.minimum_notice + margin,
+        at + event_type.booking_horizon - margin,
     )
 
 

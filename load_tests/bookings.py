@@ -18,13 +18,21 @@ from urllib.parse import quote
 
 from faker import Faker
 
-from contract_tests import slots as profile_slots
-from contract_tests.profile import EventType, Host, Profile
-from contract_tests.spec import book_path
+from contract_tests import (
+    EventType,
+    Host,
+    Profile,
+    book_path,
+    bookable_bounds,
+    grid,
+    local_day,
+    occupied,
+    utc_text,
+)
+from contract_tests import Slot as ProfileSlot
 
 from .verifier import Slot
 
-SLOT_TAKEN = "The selected time slot is no longer available."
 TIME_ZONES = (
     "America/New_York",
     "America/Los_Angeles",
@@ -61,14 +69,6 @@ class BookingRequest:
         return json.dumps(self.body).encode()
 
 
-def utc_text(instant: datetime, *, browser: bool = False) -> str:
-    """RFC 3339 in UTC; ``browser`` adds milliseconds, as ``Date.toISOString()`` does."""
-    instant = instant.astimezone(UTC)
-    if browser:
-        return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class BookingFactory:
     """Makes booking requests for a profile; ``now`` is the target's idea of the time."""
 
@@ -103,19 +103,15 @@ class BookingFactory:
 
     # Valid bookings
 
-    def slot(self, host: Host, event_type: EventType) -> profile_slots.Slot:
+    def slot(self, host: Host, event_type: EventType) -> ProfileSlot:
         """A random slot the target must accept unless it is taken."""
-        now = self.now()
-        earliest = now + event_type.minimum_notice + MARGIN
-        latest = now + event_type.booking_horizon - MARGIN
-        first = profile_slots.local_day(host, earliest)
-        days = max(0, (profile_slots.local_day(host, latest) - first).days)
+        earliest, latest = bookable_bounds(event_type, self.now(), margin=MARGIN)
+        first = local_day(host, earliest)
+        days = max(0, (local_day(host, latest) - first).days)
         for _ in range(50):
             day = first + timedelta(days=self.rng.randint(0, days))
             candidates = [
-                s
-                for s in profile_slots.grid(host, event_type, day, day)
-                if earliest <= s.start <= latest
+                s for s in grid(host, event_type, day, day) if earliest <= s.start <= latest
             ]
             if candidates:
                 return self.rng.choice(candidates)
@@ -139,16 +135,14 @@ class BookingFactory:
             host = self.rng.choice(hosts)
             first, second = self.rng.sample(list(host.event_types), 2)
             slot = self.slot(host, first)
-            start, end = profile_slots.occupied(first, slot)
-            now = self.now()
-            earliest = now + second.minimum_notice + MARGIN
-            latest = now + second.booking_horizon - MARGIN
-            day = profile_slots.local_day(host, slot.start)
+            start, end = occupied(first, slot)
+            earliest, latest = bookable_bounds(second, self.now(), margin=MARGIN)
+            day = local_day(host, slot.start)
             overlapping = [
                 other
-                for other in profile_slots.grid(host, second, day, day)
+                for other in grid(host, second, day, day)
                 if earliest <= other.start <= latest
-                and (busy := profile_slots.occupied(second, other))[0] < end
+                and (busy := occupied(second, other))[0] < end
                 and start < busy[1]
             ]
             if overlapping:
@@ -159,10 +153,10 @@ class BookingFactory:
         return []
 
     def for_slot(
-        self, host: Host, event_type: EventType, slot: profile_slots.Slot, name: str = "book"
+        self, host: Host, event_type: EventType, slot: ProfileSlot, name: str = "book"
     ) -> BookingRequest:
         body = self._body(event_type, slot)
-        busy_start, busy_end = profile_slots.occupied(event_type, slot)
+        busy_start, busy_end = occupied(event_type, slot)
         return BookingRequest(
             name=name,
             path=self.path(host.slug, event_type.slug),
@@ -172,7 +166,7 @@ class BookingFactory:
             only_slot_taken=True,
         )
 
-    def _body(self, event_type: EventType, slot: profile_slots.Slot) -> dict[str, Any]:
+    def _body(self, event_type: EventType, slot: ProfileSlot) -> dict[str, Any]:
         rng, faker = self.rng, self.faker
         browser = rng.random() < 0.3
         body: dict[str, Any] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from contract_tests.profile import Profile, load_profile, parse_rate_limit
+from contract_tests import Profile, load_profile, parse_rate_limit
 
 from .clients import ClientMode, Forgery, forgeries
 

@@ -19,7 +19,9 @@ from locust import HttpUser, constant, task
 from locust.env import Environment
 from urllib3 import PoolManager
 
-from .bookings import SLOT_TAKEN, BookingRequest
+from contract_tests import SLOT_TAKEN
+
+from .bookings import BookingRequest
 from .clients import Forgery, Identity
 from .plugin import LoadRun, run_of
 

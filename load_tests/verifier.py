@@ -41,7 +41,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from contract_tests.ratelimit import FieldSyntaxError, parse_quota
+from contract_tests import FieldSyntaxError, parse_quota
 
 CONNECTION_ERROR = 0  # the status of a request that got no HTTP response
 

@@ -23,8 +23,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contract_tests.profile import load_profile
-from load_tests.bookings import SLOT_TAKEN
+from contract_tests import SLOT_TAKEN, load_profile
 from mock_server import Settings, create_app
 
 from .limiters import SlidingWindow

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from contract_tests.profile import load_profile
-from load_tests.bookings import SLOT_TAKEN, BookingFactory
+from contract_tests import SLOT_TAKEN, load_profile
+from load_tests.bookings import BookingFactory
 
 
 @pytest.fixture
