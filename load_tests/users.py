@@ -23,7 +23,8 @@ from contract_tests import SLOT_TAKEN
 
 from .bookings import BookingRequest
 from .clients import Forgery, Identity
-from .plugin import LoadRun, run_of
+from .run import LoadRun, run_of
+from .settings import Settings
 
 TIMEOUT = 10.0  # seconds; a slower response is a connection error
 RACERS = 3  # simultaneous requests for one slot in a race
@@ -137,7 +138,7 @@ class RateLimitProbe(BookingClientUser):
     counts); a few book.
     """
 
-    fixed_count = 2  # set from --probes (not 0 here: see ForgingProbe)
+    fixed_count = 2  # set from --probes by size_probes (not 0 here: see ForgingProbe)
     weight = 0  # only ever the fixed count: --probes 0 means none
     wait_time = constant(0)
 
@@ -199,6 +200,14 @@ class ForgedHopProbe(ForgingProbe):
     """Through the trusted proxy, a hop forged ahead of its own address never counts."""
 
     forgery = Forgery.HOP_AHEAD
+
+
+def size_probes(settings: Settings) -> None:
+    """Give the probe users their counts (--probes, --forging-probes) for Locust to dispatch."""
+    RateLimitProbe.fixed_count = settings.probes
+    for probe in ForgingProbe.__subclasses__():
+        applies = probe.forgery in settings.forgeries
+        probe.fixed_count = settings.forging_probes if applies else 0
 
 
 def _error(response: Any) -> str | None:
