@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.util import find_spec
+from pathlib import Path
 from typing import NoReturn
 
-import pytest
-
-from .plugin import PACKAGE_DIR
 from .profile import ProfileError, load_profile, parse_rate_limit
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# What the [contract] extra installs; the mock alone does not need them.
+EXTRA = ("pytest", "schemathesis", "httpx")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -132,9 +135,22 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     return out + list(args.pytest_args)
 
 
+def missing_extra() -> list[str]:
+    return [name for name in EXTRA if find_spec(name) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    missing = missing_extra()
+    if missing:
+        print(
+            f"booking-contract: {', '.join(missing)} not installed; install"
+            " booking-api-toolkit[contract] (pip install 'booking-api-toolkit[contract]',"
+            " or pip install '.[contract]' in a checkout)",
+            file=sys.stderr,
+        )
+        return 2
     # Say what is wrong with the profile or the limit before pytest starts.
     try:
         load_profile(args.profile)
@@ -143,5 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ProfileError, ValueError) as exc:
         print(f"booking-contract: {exc}", file=sys.stderr)
         return 1
+    import pytest
+
     code = pytest.main(pytest_args(args))
     return 0 if code == 0 else 1

@@ -6,12 +6,13 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .booking import BookingService, booking_json, utc_text
-from .clock import Clock
+from .domain.booking import BookingService
+from .domain.clock import Clock
+from .domain.instants import parse_instant, utc_text
 from .errors import InvalidRequest, NotFound, StorageUnavailable
-from .journal import Journal
+from .http.journal import Journal
+from .http.wire import booking_json
 from .ratelimit import RateLimiter
-from .validation import parse_instant
 
 MAX_SLOT_RANGE_DAYS = 62
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from connexion import AsyncApp
-from connexion.json_schema import resolve_refs
 from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
@@ -27,34 +26,27 @@ from connexion.resolver import Resolver
 from faker import Faker
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from . import errors
 from .admin import AdminHandlers
-from .booking import BookingService, CaptchaVerifier, IdFactory, default_captcha_verifier
-from .clock import Clock
 from .dataset import Dataset, load_dataset
+from .domain.booking import BookingService, CaptchaVerifier, IdFactory, default_captcha_verifier
+from .domain.clock import Clock
+from .domain.store import BookingStore
+from .errors import InternalError
 from .fake import DynamicResponder, fake_hosts
-from .handlers import BookingHandlers
-from .journal import DEFAULT_SIZE, Journal, JournalMiddleware
-from .middleware import (
-    AccessLog,
-    AdminGuard,
-    BodyLimit,
-    BookEndpoint,
-    BookingGate,
-    ForcedResponses,
-    HeaderLimit,
-    Latency,
-    SplitCORS,
-)
-from .middleware.body_limit import DEFAULT_MAX_BODY
-from .middleware.gate import path_pattern
-from .middleware.header_limit import DEFAULT_MAX_HEADER_BYTES
-from .middleware.prefer import documented_responses
+from .http import responses
+from .http.access_log import AccessLog
+from .http.admin_guard import AdminGuard
+from .http.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from .http.book import BookOperation, BookSpec, path_pattern
+from .http.cors import SplitCORS
+from .http.header_limit import DEFAULT_MAX_HEADER_BYTES, HeaderLimit
+from .http.journal import DEFAULT_SIZE, Journal, JournalMiddleware
+from .http.latency import Latency
+from .http.prefer import ForcedResponses
+from .http.validation import VALIDATOR_MAP
 from .ratelimit import RateLimiter
-from .redis_store import RedisBookingStore
-from .specs import load_spec, openapi_dir, operation_path
-from .store import MemoryBookingStore
-from .validation import VALIDATOR_MAP
+from .specs import load_spec, openapi_dir
+from .storage import open_storage
 from .watch import DatasetWatcher
 
 ADMIN_PREFIX = "/__admin"
@@ -90,8 +82,9 @@ class Settings:
     watch: bool = False
     journal_size: int = DEFAULT_SIZE
     storage: str = "memory"  # or redis://host:port/db
-    # False sends bookings through Connexion's generic pipeline: slower, same answers.
-    direct_booking: bool = True
+    # Embedders and tests can plug a booking store of their own in here (the limiter
+    # keeps --storage's); None is --storage's store.
+    store: BookingStore | None = None
 
 
 @dataclass
@@ -111,6 +104,15 @@ def snake(name: str) -> str:
 
 def resolver_for(handlers: object) -> Resolver:
     return Resolver(function_resolver=lambda operation_id: getattr(handlers, snake(operation_id)))
+
+
+class BookingHandlers:
+    """The booking API for Connexion, which keeps its routes (the docs, 405 with Allow)."""
+
+    @staticmethod
+    async def book_slot(**_: Any) -> None:
+        """Never called: BookOperation, ahead of Connexion, answers every POST to the path."""
+        raise InternalError()
 
 
 def allowed_methods(specs: dict[str, dict[str, Any]]) -> Callable[[str], str | None]:
@@ -140,12 +142,11 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
 
     dataset = load()
     clock = Clock(settings.clock, frozen=settings.clock_frozen)
-    redis_url = None if settings.storage == "memory" else settings.storage
-    limiter = RateLimiter(settings.rate_limit, redis_url=redis_url)
-    store = RedisBookingStore(redis_url) if redis_url else MemoryBookingStore()
+    storage = open_storage(settings.storage)
+    limiter = RateLimiter(settings.rate_limit, storage.rate_limits)
     service = BookingService(
         dataset,
-        store,
+        settings.store or storage.bookings,
         clock,
         captcha=settings.captcha_verifier,
         ids=IdFactory(settings.seed),
@@ -165,12 +166,10 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         return random.Random(None if settings.seed is None else f"{name}-{settings.seed}")
 
     spec = load_spec("booking.yaml")
-    book_path = operation_path(spec, "bookSlot")
-    book_pattern = path_pattern(book_path)
-    book_operation = resolve_refs(spec)["paths"][book_path]["post"]
+    book = BookSpec.from_spec(spec)
 
     middlewares: list[Any] = [
-        partial(ServerErrorMiddleware, handler=errors.connexion_handler),
+        partial(ServerErrorMiddleware, handler=responses.connexion_handler),
         partial(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips),
         partial(
             SplitCORS,
@@ -192,27 +191,17 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             allowed_hosts=settings.allowed_hosts,
             admin_origins=settings.admin_cors_origins,
         ),
-        partial(BookingGate, path_pattern=book_pattern, limiter=limiter, service=service),
         partial(
-            ForcedResponses,
-            path_pattern=book_pattern,
-            responses=documented_responses(book_operation),
+            BookOperation,
+            spec=book,
+            service=service,
             limiter=limiter,
-            dynamic=DynamicResponder(faker, stream("dynamic"), clock.now),
+            forced=ForcedResponses(
+                book.responses, DynamicResponder(faker, stream("dynamic"), clock.now)
+            ),
+            max_body_bytes=settings.max_body_bytes,
         ),
         partial(BodyLimit, max_bytes=settings.max_body_bytes),
-        *(
-            [
-                partial(
-                    BookEndpoint,
-                    path_pattern=book_pattern,
-                    operation=book_operation,
-                    service=service,
-                )
-            ]
-            if settings.direct_booking
-            else []
-        ),
         ExceptionMiddleware,
         SwaggerUIMiddleware,
         RoutingMiddleware,
@@ -243,14 +232,14 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         validate_responses=settings.validate_responses,
         pythonic_params=True,
     )
-    app.add_api(spec, name="booking", resolver=resolver_for(BookingHandlers(service)))
+    app.add_api(spec, name="booking", resolver=resolver_for(BookingHandlers()))
     admin = AdminHandlers(
         service,
         limiter,
         journal,
         settings.clock,
         settings.clock_frozen,
-        storage_name="redis" if redis_url else "memory",
+        storage_name=storage.name,
     )
     app.add_api(
         load_spec("admin.yaml"),
@@ -258,10 +247,10 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         base_path=ADMIN_PREFIX,
         resolver=resolver_for(admin),
     )
-    handler = errors.connexion_handler_with_allow(
+    handler = responses.connexion_handler_with_allow(
         allowed_methods({"": spec, ADMIN_PREFIX: load_spec("admin.yaml")})
     )
-    for exception in errors.HANDLED:
+    for exception in responses.HANDLED:
         app.add_error_handler(exception, handler)
     app.state = MockState(clock, limiter, service, journal, watcher)  # type: ignore[attr-defined]
     return app

@@ -16,8 +16,9 @@ from limits import parse as parse_rate_limit
 
 from .app import Settings, create_app
 from .dataset import DatasetError
-from .middleware.latency import parse_latency
-from .validation import is_rfc3339, parse_instant
+from .domain.instants import parse_instant
+from .http.latency import parse_latency
+from .http.validation import is_rfc3339
 
 
 def _instant(text: str) -> datetime:

@@ -1,25 +1,37 @@
-"""Every error the server can answer, and the one place where errors become HTTP responses.
+"""Every error a request can meet, in one hierarchy that imports no web framework.
 
-The domain raises a ``BookingError`` subclass per rule; framework errors
-(Connexion problems, Starlette HTTP exceptions, anything unexpected) are mapped
-to the same ``{"error": ...}`` body here, so no error ever leaves as
-``application/problem+json``, HTML or a traceback.
+The domain raises the rule errors, the HTTP layer the transport ones; each carries the
+status and the message the client sees, and ``mock_server.http.responses`` is the one
+place that turns any of them, or any framework exception, into an HTTP response::
+
+    BookingError                       400 unless a subclass says otherwise
+    ├── RateLimited                    429  rule 1
+    ├── NotFound                       404  rule 2, and routes that do not exist
+    │   ├── UserNotFound
+    │   └── EventTypeNotFound
+    ├── InvalidRequest                      rule 3: the request's shape
+    ├── PayloadTooLarge                413  rule 3: the body's size
+    ├── UnsupportedMediaType           415  rule 3: the media type
+    ├── HoneypotFilled                      rule 4
+    ├── CaptchaRequired                     rule 5
+    ├── CaptchaRejected                     rule 5
+    ├── InvalidDuration                     rule 6
+    ├── OutsideBookingWindow                rule 7
+    ├── SlotUnavailable                     rule 8
+    ├── MissingCustomField                  rule 9
+    ├── StorageUnavailable             503  bookings or rate limits unreachable
+    ├── PreferError                         a Prefer header asking for the undocumented
+    ├── MethodNotAllowed               405
+    ├── Unauthorized                   401  the control API's token
+    ├── Forbidden                      403  the control API's Host and Origin checks
+    ├── HeadersTooLarge                431  the mock's header limit
+    └── InternalError                  500  anything unexpected, without internals
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
-
-from connexion.exceptions import ProblemException, UnsupportedMediaTypeProblem
-from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from starlette.exceptions import HTTPException
-
-logger = logging.getLogger("mock_server")
 
 SLOT_UNAVAILABLE = "The selected time slot is no longer available."
 
@@ -141,68 +153,18 @@ class InternalError(BookingError):
     message = "Internal server error."
 
 
-def to_booking_error(exc: BaseException) -> BookingError:
-    """Map any exception to the BookingError the client sees."""
-    if isinstance(exc, BookingError):
-        return exc
-    if isinstance(exc, UnsupportedMediaTypeProblem):
-        return UnsupportedMediaType()
-    if isinstance(exc, ProblemException):
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else exc.title
-        error = BookingError(detail or HTTPStatus(exc.status).phrase)
-        error.status = exc.status
-        return error
-    if isinstance(exc, HTTPException):
-        if exc.status_code == 404:
-            return NotFound(f"No route for this path. {_route_hint()}")
-        if exc.status_code == 405:
-            return MethodNotAllowed(headers=dict(exc.headers or {}))
-        error = BookingError(HTTPStatus(exc.status_code).phrase + ".")
-        error.status = exc.status_code
-        return error
-    logger.error("unexpected error", exc_info=exc)
-    return InternalError()
+class PreferError(BookingError):
+    """A Prefer header asking for something the operation does not document."""
 
 
-def _route_hint() -> str:
-    return "The booking endpoint is POST /api/public/scheduling/{userSlug}/{eventSlug}/book."
+class Unauthorized(BookingError):
+    status = 401
+    message = "The control API needs Authorization: Bearer <token> (see --admin-token)."
 
 
-def render(error: BookingError) -> tuple[int, bytes, dict[str, str]]:
-    """Status, JSON body and headers for an error."""
-    return error.status, json.dumps(error.body()).encode(), dict(error.headers)
+class Forbidden(BookingError):
+    status = 403
 
 
-# Connexion and Starlette register their own handlers for these; ours replace them.
-HANDLED: tuple[type[Exception], ...] = (BookingError, ProblemException, HTTPException, Exception)
-
-
-async def connexion_handler(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """Connexion error handler: every exception Connexion catches ends here.
-
-    Async, so Connexion runs it on the event loop rather than in a thread pool.
-    """
-    status, body, headers = render(to_booking_error(exc))
-    return ConnexionResponse(
-        status_code=status, body=body, headers=headers, mimetype="application/json"
-    )
-
-
-def connexion_handler_with_allow(
-    allowed_methods: Callable[[str], str | None],
-) -> Callable[[ConnexionRequest, Exception], Awaitable[ConnexionResponse]]:
-    """The handler, with a 405's Allow naming every method of the path, not just one route's.
-
-    Starlette answers 405 from the first route matching the path, and Connexion makes
-    one route per operation, so its Allow would name only that operation's method.
-    """
-
-    async def handler(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        response = await connexion_handler(request, exc)
-        if response.status_code == 405:
-            allow = allowed_methods(request.url.path)
-            if allow:
-                response.headers["Allow"] = allow
-        return response
-
-    return handler
+class HeadersTooLarge(BookingError):
+    status = 431

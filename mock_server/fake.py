@@ -10,7 +10,7 @@ from typing import Any
 
 from faker import Faker
 
-from .booking import utc_text
+from .domain.instants import utc_text
 
 _ZONES = (
     "America/New_York",

@@ -85,26 +85,26 @@ class SweptMemoryStorage(MemoryStorage):
             self.locks.pop(key, None)
 
 
+def redis_storage(url: str) -> Storage:
+    """limits' moving window on Redis: one sorted list per client, updated by a Lua
+    script, so the limit holds across every process sharing the Redis."""
+    return storage_from_string(
+        "async+" + url,
+        implementation="redispy",
+        wrap_exceptions=True,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        # Dead pooled connections (Redis restarted) are replaced, not a 503 each.
+        retry=reconnecting_retry(),
+    )
+
+
 class RateLimiter:
     """``15/minute``-style limits per client key, on a `limits` storage."""
 
-    def __init__(self, spec: str = "15/minute", redis_url: str | None = None) -> None:
+    def __init__(self, spec: str = "15/minute", storage: Storage | None = None) -> None:
         self.item: RateLimitItem = parse(spec)
-        self.storage: Storage
-        if redis_url:
-            # limits' moving window on Redis: one sorted list per client, updated by a Lua
-            # script, so the limit holds across every process sharing the Redis.
-            self.storage = storage_from_string(
-                "async+" + redis_url,
-                implementation="redispy",
-                wrap_exceptions=True,
-                socket_timeout=2,
-                socket_connect_timeout=2,
-                # Dead pooled connections (Redis restarted) are replaced, not a 503 each.
-                retry=reconnecting_retry(),
-            )
-        else:
-            self.storage = SweptMemoryStorage()
+        self.storage: Storage = storage if storage is not None else SweptMemoryStorage()
         self._strategy = MovingWindowRateLimiter(self.storage)
         self.policy = f'"{POLICY_NAME}";q={self.item.amount};w={self.item.get_expiry()}'
 

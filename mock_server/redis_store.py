@@ -14,8 +14,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from .domain.store import Booking, DuplicateBookingId, Invitee
 from .errors import StorageUnavailable
-from .store import Booking, DuplicateBookingId, Invitee
 
 T = TypeVar("T")
 

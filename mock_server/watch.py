@@ -7,8 +7,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from .booking import BookingService
 from .dataset import Dataset, DatasetError
+from .domain.booking import BookingService
 from .errors import StorageUnavailable
 
 logger = logging.getLogger("mock_server")

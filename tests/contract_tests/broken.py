@@ -308,9 +308,7 @@ class BrokenStore:
 
 
 def with_store(fault: str) -> Any:
-    app = reference()
-    app.state.service.store = BrokenStore(fault)
-    return app
+    return reference(store=BrokenStore(fault))
 
 
 # A rate limiter of our own in front of an unlimited reference, with one mistake.

@@ -86,7 +86,7 @@ def test_pytest_contract_tests_runs_in_the_repository(reference_url: str, tmp_pa
 
 
 def test_pytest_contract_tests_runs_from_any_directory(reference_url: str, tmp_path: Path) -> None:
-    if not any(ep.value == "contract_tests.plugin" for ep in entry_points(group="pytest11")):
+    if not any(ep.name == "contract_tests.plugin" for ep in entry_points(group="pytest11")):
         pytest.skip("the toolkit is not installed (pip install -e .): no pytest11 entry point")
     result = _pytest(
         tmp_path,
@@ -184,3 +184,4 @@ def test_short_option_names_become_the_plugins_own_only_for_a_run_of_the_suite()
         "5/s",
     ]
     assert values == {"http://x:1", "5/s"}
+

@@ -256,6 +256,4 @@ def racing_across_event_types(limiter: SlidingWindow) -> ASGIApp:
 
 
 def with_racy_store(**fields: Any) -> Any:
-    app = reference(**fields)
-    app.state.service.store = RacyStore()
-    return app
+    return reference(store=RacyStore(), **fields)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from mock_server.dataset import load_dataset
-from mock_server.slots import grid_slots
+from mock_server.domain.slots import grid_slots
 
 from .test_rules import BOOK, assert_error, body, book
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mock_server.clock import Clock
+from mock_server.domain.clock import Clock
 
 PINNED = datetime(2026, 3, 13, 10, 30, tzinfo=UTC)
 

@@ -21,11 +21,6 @@ DEEP = "[" * 20_000 + "]" * 20_000
 DIGITS = "7" * 5_000
 
 
-@pytest.fixture(params=["direct", "connexion"])
-def server(request, shared_server) -> str:
-    return shared_server(rate_limit="1000/minute", direct_booking=request.param == "direct")
-
-
 def post_raw(client: httpx.Client, text: str, **headers: str) -> httpx.Response:
     return client.post(
         URL, content=text.encode(), headers={"content-type": "application/json", **headers}

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from mock_server.middleware.latency import parse_latency
+from mock_server.http.latency import parse_latency
 
 from .test_rules import BOOK, body
 

@@ -28,10 +28,10 @@ import httpx
 import pytest
 import redis
 
+from mock_server.domain.store import Booking, DuplicateBookingId, Invitee
 from mock_server.errors import StorageUnavailable
-from mock_server.ratelimit import RateLimiter
+from mock_server.ratelimit import RateLimiter, redis_storage
 from mock_server.redis_store import RedisBookingStore
-from mock_server.store import Booking, DuplicateBookingId, Invitee
 from tests.servers import ServedProcess, free_port, start_process
 
 from .test_redis import PINNED, RedisServer
@@ -596,7 +596,7 @@ def test_limiter_and_store_reconnect_after_redis_restart(durable_redis: DurableR
     fails fast with StorageUnavailable, and succeeds again once Redis is back."""
 
     async def scenario() -> None:
-        limiter = RateLimiter("100/minute", redis_url=durable_redis.url)
+        limiter = RateLimiter("100/minute", redis_storage(durable_redis.url))
         store = RedisBookingStore(durable_redis.url)
         first = a_booking("bkg_beforerestart1", "2026-03-16T09:00:00+00:00")
         assert (await limiter.hit("127.0.0.9")).remaining == 99

@@ -19,12 +19,6 @@ from tests.conftest import PINNED
 BOOK = "/api/public/scheduling/{user}/{event}/book"
 
 
-@pytest.fixture(params=["direct", "connexion"])
-def server(request, shared_server) -> str:
-    """Every rule holds whether bookings take the direct endpoint or Connexion's pipeline."""
-    return shared_server(rate_limit="1000/minute", direct_booking=request.param == "direct")
-
-
 SLOT_TAKEN = "The selected time slot is no longer available."
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from mock_server import slots
 from mock_server.dataset import load_dataset
+from mock_server.domain import slots
 
 DATASET = load_dataset()
 JANE = DATASET.hosts["jane-doe"]

@@ -6,7 +6,7 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
-from mock_server.store import Booking, Invitee, MemoryBookingStore
+from mock_server.domain.store import Booking, Invitee, MemoryBookingStore
 
 BASE = datetime(2026, 3, 16, 13, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,8 @@ from jsonschema import Draft4Validator
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope
 
-from .errors import FieldError, InvalidRequest
+from ..domain.instants import parse_instant
+from ..errors import FieldError, InvalidRequest
 from .json_input import field_path, media_type, parse_json_body
 
 _RFC3339 = re.compile(
@@ -86,21 +87,6 @@ _FORMAT_NAMES = {
     "iana-timezone": "an IANA time zone name, such as America/New_York",
     "date": "a date YYYY-MM-DD",
 }
-
-
-def parse_instant(value: str) -> datetime:
-    """Parse a date-time that passed ``is_rfc3339``.
-
-    An offset can carry a calendar instant out of ``datetime``'s years 1 to 9999
-    (``9999-12-31T23:30:00-23:59`` is in year 10000 in UTC); such an instant is refused
-    here, with ValueError, rather than overflowing later in arithmetic.
-    """
-    instant = datetime.fromisoformat(value.upper())
-    try:
-        instant.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{value} is outside the years 1 to 9999 in UTC") from None
-    return instant
 
 
 def _describe(error: jsonschema.ValidationError) -> list[FieldError]:
@@ -222,7 +208,7 @@ class JSONBodyValidator(JSONRequestBodyValidator):
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         raw = b"".join([chunk async for chunk in stream])
         # The charset as the book endpoint reads it (Connexion's reading misses "; charset=").
-        return parse_json_body(raw, media_type(scope["headers"])[1]) if raw else None
+        return parse_json_body(raw, media_type(Headers(scope=scope))[1]) if raw else None
 
     def _validate(self, body: Any) -> None:
         if body is None and self._nullable:

@@ -3,27 +3,20 @@
 ``Prefer: code=429``, ``Prefer: example=slotUnavailable``, ``Prefer: dynamic=true`` and
 combinations such as ``code=400, example=validationError``. A forced response comes
 from the spec's own examples and schemas, stores nothing, and carries the same
-RateLimit fields as a real one (the gate adds them; rule 1 still applies first).
+RateLimit fields as a real one (rule 1 still applies first); mock_server.http.book asks.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
-from ..errors import BookingError
+from ..errors import PreferError
 from ..fake import DynamicResponder
-from ..ratelimit import POLICY_NAME, RateLimiter
-from ._send import send_error
-from .gate import match_path
-
-
-class PreferError(BookingError):
-    """A Prefer header asking for something the operation does not document."""
 
 
 @dataclass(frozen=True)
@@ -47,63 +40,32 @@ def documented_responses(operation: dict[str, Any]) -> dict[int, DocumentedRespo
     return out
 
 
-def parse_prefer(scope: Scope) -> dict[str, str]:
-    preferences: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        if name == b"prefer":
-            for part in re.split(r"[,;]", value.decode("latin-1")):
+_KEY = "mock_server.prefer"
+
+
+def preferences(scope: Scope) -> dict[str, str]:
+    """The request's ``Prefer`` settings, lower-case names; parsed once per request."""
+    cached = scope.get(_KEY)
+    if cached is None:
+        cached = scope[_KEY] = {}
+        for value in Headers(scope=scope).getlist("prefer"):
+            for part in re.split(r"[,;]", value):
                 key, _, setting = part.partition("=")
                 if key.strip():
-                    preferences[key.strip().lower()] = setting.strip().strip('"')
-    return preferences
+                    cached[key.strip().lower()] = setting.strip().strip('"')
+    return cached
 
 
 class ForcedResponses:
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        path_pattern: re.Pattern[str],
-        responses: dict[int, DocumentedResponse],
-        limiter: RateLimiter,
-        dynamic: DynamicResponder,
-    ) -> None:
-        self.app = app
-        self.pattern = path_pattern
+    """The answers ``Prefer`` may ask of one operation, from its documented responses."""
+
+    def __init__(self, responses: dict[int, DocumentedResponse], dynamic: DynamicResponder) -> None:
         self.responses = responses
-        self.limiter = limiter
         self.dynamic = dynamic
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not match_path(self.pattern, scope)
-        ):
-            await self.app(scope, receive, send)
-            return
-        prefer = parse_prefer(scope)
-        if not {"code", "example", "dynamic"} & prefer.keys():
-            await self.app(scope, receive, send)
-            return
-        try:
-            status, body = self.choose(prefer)
-        except PreferError as error:
-            await send_error(send, error)
-            return
-        payload = json.dumps(body).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-        ]
-        if status == 429:
-            window = str(self.limiter.window).encode()
-            headers += [
-                (b"ratelimit", f'"{POLICY_NAME}";r=0;t={self.limiter.window}'.encode()),
-                (b"retry-after", window),
-            ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+    @staticmethod
+    def wanted(prefer: dict[str, str]) -> bool:
+        return bool({"code", "example", "dynamic"} & prefer.keys())
 
     def choose(self, prefer: dict[str, str]) -> tuple[int, Any]:
         """The status and body the preferences ask for."""

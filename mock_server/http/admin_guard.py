@@ -24,20 +24,11 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import BookingError, NotFound
-from ._send import send_error
+from ..errors import BookingError, Forbidden, NotFound, Unauthorized
+from .responses import send_error
 
 DOCS_PATHS = ("/ui", "/openapi.json", "/openapi.yaml")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-
-class Unauthorized(BookingError):
-    status = 401
-    message = "The control API needs Authorization: Bearer <token> (see --admin-token)."
-
-
-class Forbidden(BookingError):
-    status = 403
 
 
 def _name_and_port(authority: str, scheme: str) -> tuple[str, int] | None:

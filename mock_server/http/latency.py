@@ -8,7 +8,7 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .prefer import parse_prefer
+from .prefer import preferences
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)(ms|s)?\s*(?:-\s*(\d+(?:\.\d+)?)(ms|s)?\s*)?$")
 
@@ -31,7 +31,7 @@ def parse_latency(text: str) -> tuple[float, float]:
 
 def prefer_latency(scope: Scope) -> tuple[float, float] | None:
     """A ``Prefer: latency=300ms`` of this request, read with the Prefer grammar of prefer.py."""
-    setting = parse_prefer(scope).get("latency")
+    setting = preferences(scope).get("latency")
     if setting is None:
         return None
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import InvalidRequest
+from ..errors import InvalidRequest
 from .json_input import parse_json_body
 
 BODY_LIMIT = 16 * 1024

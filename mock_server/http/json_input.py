@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
-from .errors import FieldError, InvalidRequest
+from ..errors import FieldError, InvalidRequest
 
 MAX_DEPTH = 64
 """Arrays and objects nested deeper than this are refused; the API's bodies need 2."""
@@ -107,14 +107,14 @@ def _unencodable(value: Any, path: list[str | int]) -> FieldError | None:
     return None
 
 
-def media_type(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
-    """The Content-Type's media type (lower case) and charset, from raw ASGI headers."""
-    for name, value in headers:
-        if name == b"content-type":
-            mime, _, params = value.decode("latin-1").partition(";")
-            charset = _CHARSET.search(params)
-            return mime.strip().lower(), charset[1] if charset else None
-    return None, None
+def media_type(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The Content-Type's media type (lower case) and charset, from a request's headers."""
+    value = headers.get("content-type")
+    if value is None:
+        return None, None
+    mime, _, params = value.partition(";")
+    charset = _CHARSET.search(params)
+    return mime.strip().lower(), charset[1] if charset else None
 
 
 def decode_text(raw: bytes, encoding: str | None) -> str:

@@ -1,11 +1,12 @@
-"""413 for request bodies over the limit, announced or streamed."""
+"""413 for request bodies over the limit, announced or streamed, on the control API."""
 
 from __future__ import annotations
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import PayloadTooLarge
-from ._send import send_error
+from .responses import send_error
 
 DEFAULT_MAX_BODY = 64 * 1024
 
@@ -22,15 +23,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    announced = int(value)
-                except ValueError:
-                    announced = 0
-                if announced > self.max_bytes:
-                    await send_error(send, self.error())
-                    return
+        announced = Headers(scope=scope).get("content-length", "")
+        if announced.isdigit() and int(announced) > self.max_bytes:
+            await send_error(send, self.error())
+            return
         received = 0
 
         async def counting_receive() -> Message:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import BookingError
-from ._send import send_error
+from ..errors import HeadersTooLarge
+from .responses import send_error
 
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 """Names and values of all request headers together; Node.js refuses beyond the same."""
-
-
-class HeadersTooLarge(BookingError):
-    status = 431
 
 
 class HeaderLimit:

@@ -1,21 +1,20 @@
 """The booking rules of the reference implementation, in the order PRODUCT.md gives them.
 
-Rule 1 (rate limit) and rule 3 (request shape) are enforced before the request
-reaches this module, by the gate middleware and by Connexion against the spec;
+Rule 1 (rate limit) and rule 3 (the request's shape, against the spec) belong to the
+HTTP layer (``mock_server.http.book``), which hands over a typed ``BookingRequest``;
 ``BookingService.find`` is rule 2 and ``BookingService.book`` runs rules 4 to 10.
+Nothing here knows HTTP: the rules read dataclasses and raise ``mock_server.errors``.
 """
 
 from __future__ import annotations
 
 import random
 import string
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Protocol
 
-from . import slots
-from .clock import Clock
-from .dataset import Dataset, EventType, Host
-from .errors import (
+from ..errors import (
     CaptchaRejected,
     CaptchaRequired,
     EventTypeNotFound,
@@ -28,8 +27,10 @@ from .errors import (
     SlotUnavailable,
     UserNotFound,
 )
+from . import slots
+from .clock import Clock
+from .dataset import Dataset, EventType, Host
 from .store import Booking, BookingStore, DuplicateBookingId, Invitee
-from .validation import parse_instant
 
 CUSTOM_FIELD_KEY_MAX = 100
 
@@ -68,9 +69,18 @@ class IdFactory:
         return "https://zoom.us/j/" + "".join(self._random.choices(string.digits, k=11))
 
 
-def utc_text(instant: datetime) -> str:
-    """YYYY-MM-DDTHH:MM:SSZ (isoformat pads years below 1000; strftime does not)."""
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+@dataclass(frozen=True)
+class BookingRequest:
+    """What an invitee asks for, as rules 4 to 10 read it; times are aware, in UTC."""
+
+    start: datetime
+    end: datetime
+    invitee: Invitee
+    custom_fields: dict[str, str] = field(default_factory=dict)
+    notes: str | None = None
+    source: str | None = None
+    honeypot: str = ""
+    captcha_token: str | None = None
 
 
 class BookingService:
@@ -99,13 +109,12 @@ class BookingService:
             raise EventTypeNotFound()
         return host, event_type
 
-    async def book(self, host: Host, event_type: EventType, request: dict[str, Any]) -> Booking:
+    async def book(self, host: Host, event_type: EventType, request: BookingRequest) -> Booking:
         """Rules 3 (what the spec cannot say) to 10, in order; the first that fails answers."""
         check_custom_field_keys(request)
         check_honeypot(request)
         await self.check_captcha(event_type, request)
-        start = parse_instant(request["startTime"]).astimezone(UTC)
-        end = parse_instant(request["endTime"]).astimezone(UTC)
+        start, end = request.start, request.end
         check_duration(event_type, start, end)
         now = self.clock.now()
         check_time_bounds(event_type, start, now)
@@ -121,7 +130,7 @@ class BookingService:
                 raise SlotUnavailable() from None
             raise
         for _attempt in range(5):
-            booking = self._new_booking(host, event_type, request, start, end, now, custom_fields)
+            booking = self._new_booking(host, event_type, request, now, custom_fields)
             try:
                 if not await self.store.add_if_free(booking):
                     raise SlotUnavailable()
@@ -169,11 +178,11 @@ class BookingService:
         self.dataset = dataset
         return dropped
 
-    async def check_captcha(self, event_type: EventType, request: dict[str, Any]) -> None:
+    async def check_captcha(self, event_type: EventType, request: BookingRequest) -> None:
         """Rule 5."""
         if not event_type.captcha:
             return
-        token = request.get("captchaToken") or ""
+        token = request.captcha_token or ""
         if not token.strip():
             raise CaptchaRequired(details=[FieldError("captchaToken", "This field is required.")])
         if not await self.captcha(token):
@@ -183,13 +192,12 @@ class BookingService:
         self,
         host: Host,
         event_type: EventType,
-        request: dict[str, Any],
-        start: datetime,
-        end: datetime,
+        request: BookingRequest,
         now: datetime,
         custom_fields: dict[str, str],
     ) -> Booking:
         """Rule 10: the booking as it will be stored and returned."""
+        start, end = request.start, request.end
         busy_start, busy_end = slots.occupied(event_type, start, end)
         kind = event_type.location.type
         if kind in ("GoogleMeet", "Zoom"):
@@ -208,25 +216,19 @@ class BookingService:
             end=end,
             busy_start=busy_start,
             busy_end=busy_end,
-            invitee=Invitee(
-                name=request["inviteeName"],
-                email=request["inviteeEmail"],
-                timezone=request["inviteeTimezone"],
-                phone=request.get("inviteePhone"),
-                locale=request.get("inviteeLocale"),
-            ),
+            invitee=request.invitee,
             location_type=kind,
             location_value=location,
             created_at=now.replace(microsecond=0),
             custom_fields=custom_fields,
-            notes=request.get("inviteeNotes"),
-            source=request.get("source"),
+            notes=request.notes,
+            source=request.source,
         )
 
 
-def check_custom_field_keys(request: dict[str, Any]) -> None:
+def check_custom_field_keys(request: BookingRequest) -> None:
     """Rule 3's one limit OpenAPI 3.0 cannot state: custom field keys of at most 100 characters."""
-    long_keys = [k for k in request.get("customFields") or {} if len(k) > CUSTOM_FIELD_KEY_MAX]
+    long_keys = [k for k in request.custom_fields if len(k) > CUSTOM_FIELD_KEY_MAX]
     if long_keys:
         raise InvalidRequest(
             details=[
@@ -236,9 +238,9 @@ def check_custom_field_keys(request: dict[str, Any]) -> None:
         )
 
 
-def check_honeypot(request: dict[str, Any]) -> None:
+def check_honeypot(request: BookingRequest) -> None:
     """Rule 4."""
-    if request.get("honeypotValue"):
+    if request.honeypot:
         raise HoneypotFilled()
 
 
@@ -276,9 +278,9 @@ def check_availability(host: Host, event_type: EventType, start: datetime, end: 
         raise SlotUnavailable()
 
 
-def check_custom_fields(event_type: EventType, request: dict[str, Any]) -> dict[str, str]:
+def check_custom_fields(event_type: EventType, request: BookingRequest) -> dict[str, str]:
     """Rule 9: required answers present and non-empty; undefined keys dropped."""
-    answers = request.get("customFields") or {}
+    answers = request.custom_fields
     missing = [
         f.key for f in event_type.custom_fields if f.required and not answers.get(f.key, "").strip()
     ]
@@ -291,21 +293,3 @@ def check_custom_fields(event_type: EventType, request: dict[str, Any]) -> dict[
         )
     defined = {f.key for f in event_type.custom_fields}
     return {k: v for k, v in answers.items() if k in defined}
-
-
-def booking_json(booking: Booking) -> dict[str, Any]:
-    """The booking as the API returns it."""
-    invitee: dict[str, Any] = {"name": booking.invitee.name, "email": booking.invitee.email}
-    if booking.invitee.phone is not None:
-        invitee["phone"] = booking.invitee.phone
-    invitee["timezone"] = booking.invitee.timezone
-    return {
-        "id": booking.id,
-        "eventTypeId": booking.event_type_id,
-        "status": booking.status,
-        "startTime": utc_text(booking.start),
-        "endTime": utc_text(booking.end),
-        "invitee": invitee,
-        "location": {"type": booking.location_type, "value": booking.location_value},
-        "createdAt": utc_text(booking.created_at),
-    }

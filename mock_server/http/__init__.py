@@ -1,0 +1,1 @@
+"""The HTTP side: the book operation, the control plane's doors, errors as responses."""

@@ -1,0 +1,227 @@
+"""The book operation, whole, in PRODUCT's order: one reading of the request, one answer.
+
+``POST /api/public/scheduling/{userSlug}/{eventSlug}/book``:
+
+1. rate limit (rule 1); every answer from here on carries the RateLimit fields;
+2. host and event type (rule 2);
+3. the mock's forced responses (``Prefer``), where asked for;
+4. the body: 413, 415, then rule 3's shape against the spec's compiled schema;
+5. ``BookingService.book``: rules 4 to 10;
+6. 201 with the booking.
+
+Everything about the operation comes from the spec, read once at start-up
+(``BookSpec.from_spec``): the path template, the media types, whether a body is
+required, the body's schema and the documented responses. A spec that declares
+something this code does not enforce fails start-up. Other methods on the path go on
+to Connexion (a 405 with ``Allow``), stamped with the client's RateLimit fields.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from connexion.json_schema import resolve_refs
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..domain.booking import BookingService
+from ..errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    RateLimited,
+    StorageUnavailable,
+    UnsupportedMediaType,
+)
+from ..ratelimit import Quota, RateLimiter
+from .json_input import media_type, parse_json_body
+from .prefer import ForcedResponses, documented_responses, preferences
+from .responses import send_error, send_json, to_booking_error
+from .validation import SchemaValidator
+from .wire import booking_json, booking_request
+
+OPERATION_ID = "bookSlot"
+PATH_PARAMETERS = ("userSlug", "eventSlug")
+
+
+class SpecMismatch(ValueError):
+    """The spec declares something about the book operation that this code does not do."""
+
+
+def path_pattern(template: str) -> re.Pattern[str]:
+    """A regex for an OpenAPI path template, one named group per parameter."""
+    parts = re.split(r"\{([^}/]+)\}", template)
+    regex = "".join(
+        f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part) for index, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
+
+
+@dataclass(frozen=True)
+class BookSpec:
+    """What the spec says of the book operation, checked against what this module does."""
+
+    path: str
+    pattern: re.Pattern[str]
+    media_types: tuple[str, ...]
+    body_required: bool
+    schema: SchemaValidator
+    responses: dict[int, Any]
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> BookSpec:
+        resolved = resolve_refs(spec)
+        found = [
+            (path, item)
+            for path, item in resolved["paths"].items()
+            if item.get("post", {}).get("operationId") == OPERATION_ID
+        ]
+        if len(found) != 1:
+            raise SpecMismatch(f"the spec must have one POST operation {OPERATION_ID!r}")
+        path, item = found[0]
+        operation = item["post"]
+        parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
+        declared = sorted((p["in"], p["name"]) for p in parameters)
+        expected = sorted(("path", name) for name in PATH_PARAMETERS)
+        if declared != expected:
+            raise SpecMismatch(
+                f"{OPERATION_ID} declares the parameters {declared}; mock_server.http.book"
+                f" reads exactly {expected}"
+            )
+        content = operation.get("requestBody", {}).get("content", {})
+        if list(content) != ["application/json"]:
+            raise SpecMismatch(
+                f"{OPERATION_ID} accepts {list(content)}; mock_server.http.book reads"
+                f" application/json only"
+            )
+        return cls(
+            path=path,
+            pattern=path_pattern(path),
+            media_types=("application/json",),
+            body_required=bool(operation["requestBody"].get("required")),
+            schema=SchemaValidator(content["application/json"]["schema"]),
+            responses=documented_responses(operation),
+        )
+
+    def match(self, scope: Scope) -> re.Match[str] | None:
+        """Match the path as sent: in the decoded path an encoded slash (jane%2Fdoe) would
+        look like two segments, miss the endpoint, and so escape its rate limit."""
+        raw = scope.get("raw_path")
+        return self.pattern.match(raw.decode("latin-1") if raw else scope["path"])
+
+
+def client_ip(scope: Scope) -> str:
+    """The TCP peer, or the client a trusted proxy named (set by ProxyHeadersMiddleware)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+class BookOperation:
+    """ASGI middleware that answers the book operation itself, and passes the rest on."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        spec: BookSpec,
+        service: BookingService,
+        limiter: RateLimiter,
+        forced: ForcedResponses,
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self.spec = spec
+        self.service = service
+        self.limiter = limiter
+        self.forced = forced
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = self.spec.match(scope) if scope["type"] == "http" else None
+        if match is None:
+            await self.app(scope, receive, send)
+        elif scope["method"] != "POST":
+            await self._other_method(scope, receive, send)
+        else:
+            await self._book(scope, receive, send, match)
+
+    async def _book(self, scope: Scope, receive: Receive, send: Send, match: re.Match[str]) -> None:
+        try:
+            quota = await self.limiter.hit(client_ip(scope))  # rule 1
+        except StorageUnavailable as error:
+            await send_error(send, error)
+            return
+        fields = self.limiter.headers(quota)
+        try:
+            if not quota.allowed:
+                raise RateLimited(quota.retry_after)
+            host, event_type = self.service.find(  # rule 2
+                unquote(match["userSlug"]), unquote(match["eventSlug"])
+            )
+            prefer = preferences(scope)
+            if self.forced.wanted(prefer):
+                status, body = self.forced.choose(prefer)
+                if status == 429:
+                    fields = self.limiter.headers(self._forced_429(quota))
+                await send_json(send, status, json.dumps(body).encode(), fields)
+                return
+            request = booking_request(await self._body(scope, receive))  # rule 3
+            booking = await self.service.book(host, event_type, request)  # rules 4 to 10
+        except Exception as exc:  # every refusal, and anything unexpected, as {"error"}
+            await send_error(send, to_booking_error(exc), fields)
+            return
+        await send_json(send, 201, json.dumps(booking_json(booking)).encode(), fields)
+
+    def _forced_429(self, quota: Quota) -> Quota:
+        window = self.limiter.window
+        return Quota(False, quota.limit, window, 0, window)
+
+    async def _body(self, scope: Scope, receive: Receive) -> Any:
+        """Rule 3 on the transport, then on the shape: 413, 415, a JSON object the spec allows."""
+        headers = Headers(scope=scope)
+        announced = headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > self.max_body_bytes:
+            raise self._too_large()
+        mime, charset = media_type(headers)
+        # As Connexion does: no Content-Type is taken to be the first the spec accepts.
+        if mime is not None and mime not in self.spec.media_types:
+            raise UnsupportedMediaType()
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        raw = b"".join(chunks)
+        if not raw and self.spec.body_required:
+            raise InvalidRequest("The request body is required: a JSON object.")
+        body = parse_json_body(raw, charset)
+        self.spec.schema.check_body(body)
+        return body
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The request body must not exceed {self.max_body_bytes} bytes.")
+
+    async def _other_method(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Not the operation (Connexion's 405 with Allow), with the client's RateLimit fields."""
+        try:
+            fields = self.limiter.headers(await self.limiter.peek(client_ip(scope)))
+        except StorageUnavailable as error:
+            await send_error(send, error)
+            return
+
+        async def send_with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *fields]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_fields)

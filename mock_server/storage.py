@@ -1,0 +1,29 @@
+"""``--storage``: where bookings and rate-limit counters live, chosen once for both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from limits.aio.storage import Storage as LimitsStorage
+
+from .domain.store import BookingStore, MemoryBookingStore
+from .ratelimit import SweptMemoryStorage, redis_storage
+from .redis_store import RedisBookingStore
+
+URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+@dataclass(frozen=True)
+class Storage:
+    name: str  # what /__admin/health reports: memory or redis
+    bookings: BookingStore
+    rate_limits: LimitsStorage
+
+
+def open_storage(url: str) -> Storage:
+    """``memory``, or a Redis URL shared by every worker and instance that names it."""
+    if url == "memory":
+        return Storage("memory", MemoryBookingStore(), SweptMemoryStorage())
+    if not url.startswith(URL_SCHEMES):
+        raise ValueError(f"{url!r} is not memory or a redis://host:port/db URL")
+    return Storage("redis", RedisBookingStore(url), redis_storage(url))
