@@ -28,20 +28,12 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import (  # a script's sibling, not a package
-    CLOCK,
-    booking_mock,
-    code_version,
-    find_wrk,
-    free_port,
-    interruptible,
-    pinning,
-    running,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
+import harness
+from procfs import memory_kib, mib
+from wrk import Wrk, find_wrk, wrk_result
 
-HERE = Path(__file__).resolve().parent
-CLIENTS_SCRIPT = HERE / "distinct_clients.lua"
+CLIENTS_SCRIPT = harness.HERE / "distinct_clients.lua"
 BOOK_PATH = "/api/public/scheduling/jane-doe/30min-call/book"
 # The API document's example booking: free at the pinned clock, taken once booked.
 BOOKING = {
@@ -57,48 +49,11 @@ BOOKING = {
 WARMUP_CLIENTS = 2_000
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of pid in KiB, from /proc/PID/status."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0])
-    return values
-
-
-def mib(kib: int) -> str:
-    return f"{kib / 1024:.1f} MiB"
-
-
-def send_clients(
-    wrk: str,
-    url: str,
-    body_file: Path,
-    clients: int,
-    round_: int,
-    *,
-    connections: int,
-    threads: int,
-    prefix: Sequence[str],
-) -> dict[str, Any]:
+def send_clients(wrk: Wrk, url: str, body_file: Path, clients: int, round_: int) -> dict[str, Any]:
     """One request from each of `clients` new addresses; returns wrk's tally."""
-    argv = [
-        *prefix,
-        wrk,
-        f"--threads={threads}",
-        f"--connections={connections}",
-        "--duration=600s",  # a cap: each thread stops once its clients are answered
-        "--timeout=10s",
-        f"--script={CLIENTS_SCRIPT}",
-        url,
-        "--",
-        BOOK_PATH,
-        str(body_file),
-        str(clients),
-        str(round_),
-        str(threads),
-    ]
+    script_args = (BOOK_PATH, body_file, clients, round_, wrk.threads)
+    # 600 s is a cap: each thread stops once its clients are answered.
+    argv = wrk.argv(url, CLIENTS_SCRIPT, script_args, seconds=600)
     started = time.monotonic()
     wrk_process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     output: list[str] = []
@@ -111,7 +66,7 @@ def send_clients(
                 tid, answered, quota = text.split()[1:]
                 if answered == quota:
                     finished.add(tid)
-                    if len(finished) == threads:
+                    if len(finished) == wrk.threads:
                         wrk_process.send_signal(signal.SIGINT)  # wrk then reports and exits
         wrk_process.wait(timeout=30)
     finally:
@@ -119,11 +74,7 @@ def send_clients(
             wrk_process.kill()
             wrk_process.wait()
     stderr = wrk_process.stderr.read() if wrk_process.stderr else ""
-    line = next((x for x in output if x.startswith("RESULT ")), None)
-    if wrk_process.returncode or line is None:
-        joined = "".join(output)
-        raise RuntimeError(f"wrk failed ({wrk_process.returncode}):\n{joined}\n{stderr}")
-    result = json.loads(line.removeprefix("RESULT "))
+    result = wrk_result(wrk_process.returncode, "".join(output), stderr)
     result["seconds"] = round(time.monotonic() - started, 1)
     result["answered"] = sum(result["status"].values())
     return result
@@ -155,24 +106,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    wrk = find_wrk()
-    pins = pinning(not args.no_pin)
+    wrk_path = find_wrk()
+    pins = harness.pinning(not args.no_pin)
     server_prefix, wrk_prefix = pins or ([], [])
-    port = free_port()
-    command = [
-        booking_mock(),
-        "--port",
-        str(port),
-        "--clock",
-        CLOCK,
-        "--freeze",
-        "--rate-limit",
-        args.rate_limit,
-        "--forwarded-allow-ips",
-        "127.0.0.1",
-        *shlex.split(args.mock_args),
-    ]
-    version = code_version()
+    wrk = Wrk(wrk_path, args.connections, threads=1, prefix=wrk_prefix)
+    port = harness.free_port()
+    command = harness.mock_argv(port, rate_limit=args.rate_limit, extra=shlex.split(args.mock_args))
+    version = harness.code_version()
     print(f"booking-mock ({version}): {shlex.join(command)}", flush=True)
     readings: list[dict[str, Any]] = []
 
@@ -180,8 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         body_file = work / "body.json"
         body_file.write_text(json.dumps(BOOKING))
-        send = {"connections": args.connections, "threads": 1, "prefix": wrk_prefix}
-        with running("booking-mock", [*server_prefix, *command], port, work, 60) as server:
+        with harness.running("booking-mock", [*server_prefix, *command], port, work, 60) as server:
             url = server.url
 
             def reading(label: str, **extra: Any) -> None:
@@ -197,13 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if booked.status_code != 201:
                 raise RuntimeError(f"the first booking failed: {booked.status_code} {booked.text}")
             # Warm every code path first, from addresses the measured rounds do not use.
-            send_clients(wrk, url, body_file, WARMUP_CLIENTS, 0, **send)
+            send_clients(wrk, url, body_file, WARMUP_CLIENTS, 0)
             time.sleep(args.wait)
-            send_clients(wrk, url, body_file, 20, 0, **send)  # lets expired state go
+            send_clients(wrk, url, body_file, 20, 0)  # lets expired state go
             time.sleep(1)
             reading(f"at start ({WARMUP_CLIENTS:,} warm-up clients, expired)")
             for round_ in range(1, args.rounds + 1):
-                tally = send_clients(wrk, url, body_file, args.clients, round_, **send)
+                tally = send_clients(wrk, url, body_file, args.clients, round_)
                 rate = tally["answered"] / tally["seconds"]
                 reading(
                     f"after {args.clients:,} new clients, one request each (round {round_})",
@@ -218,22 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 time.sleep(args.wait)
                 reading(f"{args.wait:g} s later (rate limit {args.rate_limit})")
                 # The memory store sweeps expired clients when a request comes in.
-                send_clients(wrk, url, body_file, 20, 0, **send)
+                send_clients(wrk, url, body_file, 20, 0)
                 time.sleep(2)
                 reading("then after 20 requests and 2 s more")
             peak = memory_kib(server.pid)["VmHWM"]
     print(f"peak RSS {mib(peak)}; pinned to different cores: {'yes' if pins else 'no'}")
     if args.out:
-        args.out.write_text(
-            json.dumps({"code": version, "command": command, "readings": readings}, indent=2)
-        )
+        harness.write_json(args.out, {"code": version, "command": command, "readings": readings})
     return 0
 
 
 if __name__ == "__main__":
-    interruptible()
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\nmemory: interrupted; every server it started is stopped", file=sys.stderr)
-        sys.exit(130)
+    harness.run_script(main, "memory", "every server it started is stopped")

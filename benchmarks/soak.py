@@ -2,10 +2,11 @@
 
     .venv/bin/python benchmarks/soak.py [--connections 500] [--duration 60] [--warmup 75]
 
-Starts one booking-mock as benchmarks/throughput.py starts it (memory storage, the clock
-pinned, X-Forwarded-For trusted from 127.0.0.1) and loads it with wrk sending
-throughput.py's realistic mix (benchmarks/booking_mix.lua, loaded by benchmarks/soak.lua,
-which also keeps and times every 201), over --connections open connections:
+Starts one booking-mock as benchmarks/throughput.py starts it (harness.mock_argv: memory
+storage, the clock pinned, X-Forwarded-For trusted from 127.0.0.1) and loads it with wrk
+sending throughput.py's realistic mix (benchmarks/booking_mix.lua, loaded by
+benchmarks/soak.lua, which also keeps and times every 201), over --connections open
+connections:
 
 1. warm-up: --warmup seconds (default: 1.25 times the soak's) of the mix;
 2. its bookings are reset (POST /__admin/reset?only=bookings), so the soak can book the
@@ -26,44 +27,25 @@ why the warm-up holds the bookings first.
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
+import harness
+from lost_bookings import compare_bookings, reset_bookings, stored_booking_ids
+from mix import run_phase, timed_latency
+from procfs import cpu_text, memory_kib, mib
+from slots import fake_host_slugs, slot_lines, write_slot_file
+from wrk import Wrk, find_wrk
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory import memory_kib, mib  # scripts' siblings, not a package
-from throughput import (
-    children_cpu_seconds,
-    code_version,
-    fake_host_slugs,
-    find_wrk,
-    free_port,
-    interruptible,
-    machine_busy_seconds,
-    mock_argv,
-    pinning,
-    running,
-    slot_lines,
-    tree_cpu_seconds,
-)
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-SOAK_SCRIPT = HERE / "soak.lua"
 RSS_GROWTH_TARGET = 10.0  # percent, from the RSS once warm to the RSS at the end
 # The warm-up outlasts the soak: a soak that books more than the warm-up held grows the
 # heap past it (and the store's dicts past a resize), which is data, not a leak.
@@ -73,200 +55,6 @@ WRK_HINT = (
     " `sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk`, then run again"
     " (or pass --install to have this script apt-get it when run as root)."
 )
-
-
-@dataclass
-class Phase:
-    """One wrk run of the mix: wrk's totals and the ids of the bookings it was given."""
-
-    name: str
-    requests: int
-    seconds: float
-    latency_ms: dict[str, float]
-    status: dict[str, int]
-    socket_errors: dict[str, int]
-    slots_reused: int
-    created_ids: list[str]
-    cpu_percent: dict[str, int]
-    # Per 201 timed by soak.lua: (microseconds to the answer, microseconds into the run sent)
-    timed: list[tuple[int, int]] = field(default_factory=list)
-    rss_kib: list[tuple[float, int]] = field(default_factory=list)  # (seconds in, VmRSS)
-
-    @property
-    def server_errors(self) -> int:
-        return sum(n for code, n in self.status.items() if code.startswith("5"))
-
-    @property
-    def created(self) -> int:
-        return self.status.get("201", 0)
-
-
-def run_phase(
-    name: str,
-    wrk: str,
-    url: str,
-    slots_file: Path,
-    *,
-    seconds: float,
-    connections: int,
-    threads: int,
-    prefix: Sequence[str],
-    server_pid: int,
-    work: Path,
-    timeout: float = 10,
-    sample_every: float = 0,
-) -> Phase:
-    """One wrk run of soak.lua; with sample_every, the server's RSS that often meanwhile.
-
-    wrk counts an answer that took longer than timeout as a timeout error, and leaves it out
-    of the latency percentiles; soak.lua still counts its status and booking id.
-
-    Every phase uses booking_mix.lua's phase 0: the same simulated clients throughout, so
-    the rate limiter holds the same clients' state in the soak as at its start.
-    """
-    ids_file = work / f"created-{name}.txt"
-    argv = [
-        *prefix,
-        wrk,
-        f"--threads={threads}",
-        f"--connections={connections}",
-        f"--duration={max(1, round(seconds))}s",
-        f"--timeout={max(1, round(timeout))}s",
-        f"--script={SOAK_SCRIPT}",
-        url,
-        "--",
-        str(slots_file),
-        "0",
-        str(threads),
-    ]
-    env = os.environ | {"SOAK_IDS": str(ids_file)}
-    started = time.monotonic()
-    machine_before, server_before = machine_busy_seconds(), tree_cpu_seconds(server_pid)
-    wrk_before = children_cpu_seconds()  # wrk is the only child reaped in between
-    samples: list[tuple[float, int]] = []
-    with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as process:
-        try:
-            deadline = started + seconds + 60
-            next_sample = started
-            while process.poll() is None:
-                now = time.monotonic()
-                if now > deadline:
-                    raise RuntimeError(f"wrk did not finish within {seconds + 60:.0f} s")
-                if sample_every and now >= next_sample:
-                    samples.append((round(now - started), memory_kib(server_pid)["VmRSS"]))
-                    next_sample += sample_every
-                time.sleep(0.1)
-            stdout, stderr = process.communicate()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    wall = time.monotonic() - started
-    server_cpu = tree_cpu_seconds(server_pid) - server_before
-    wrk_cpu = children_cpu_seconds() - wrk_before
-    machine = machine_busy_seconds() - machine_before
-    line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
-    if process.returncode or line is None or not ids_file.exists():
-        raise RuntimeError(f"wrk failed ({process.returncode}):\n{stdout}\n{stderr}")
-    raw = json.loads(line.removeprefix("RESULT "))
-    errors = raw["errors"]
-    ids, timed = [], []
-    for entry in ids_file.read_text().splitlines():
-        booking_id, *times = entry.split()
-        ids.append(booking_id)
-        if times:
-            timed.append((int(times[0]), int(times[1])))
-    return Phase(
-        name=name,
-        requests=raw["requests"],
-        seconds=round(raw["duration_us"] / 1e6, 2),
-        latency_ms={k: round(v / 1000, 2) for k, v in raw["latency_us"].items()},
-        status=dict(sorted(raw["status"].items())),
-        socket_errors={k: errors[k] for k in ("connect", "read", "write", "timeout")},
-        slots_reused=raw["slots_reused"],
-        created_ids=ids,
-        cpu_percent={
-            "server": round(100 * server_cpu / wall),
-            "wrk": round(100 * wrk_cpu / wall),
-            "others": round(100 * max(0.0, machine - server_cpu - wrk_cpu) / wall),
-        },
-        rss_kib=samples,
-        timed=timed,
-    )
-
-
-@dataclass
-class Timed:
-    """The 201s' latencies as soak.lua measured them, one per answer."""
-
-    answers: int
-    percentiles_ms: dict[str, float]
-    over_1s: int
-    over_1s_sent_first_second: int
-
-
-def timed_latency(phase: Phase) -> Timed | None:
-    """Percentiles of the measured 201 latencies; None without LuaJIT's ffi in wrk."""
-    if not phase.timed:
-        return None
-    latencies = sorted(latency for latency, _ in phase.timed)
-
-    def at(share: float) -> float:  # nearest rank
-        return round(latencies[max(0, math.ceil(share * len(latencies)) - 1)] / 1000, 2)
-
-    slow = [sent for latency, sent in phase.timed if latency > 1_000_000]
-    return Timed(
-        answers=len(latencies),
-        percentiles_ms={"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": at(1.0)},
-        over_1s=len(slow),
-        over_1s_sent_first_second=sum(1 for sent in slow if sent < 1_000_000),
-    )
-
-
-def stored_booking_ids(url: str) -> list[str]:
-    """The ids of every booking the server stores (the control API lists them all at once)."""
-    answer = httpx.get(f"{url}/__admin/bookings", timeout=120)
-    answer.raise_for_status()
-    return [booking["id"] for booking in answer.json()["bookings"]]
-
-
-def reset_bookings(url: str) -> None:
-    answer = httpx.post(f"{url}/__admin/reset", params={"only": "bookings"}, timeout=60)
-    answer.raise_for_status()
-
-
-@dataclass
-class Bookings:
-    """What the clients were told was booked, against what the server stores."""
-
-    created: int  # 201 answers
-    stored: int  # bookings stored afterwards that were not there before
-    lost_ids: list[str]  # ids of 201s that are not stored
-    unseen: int  # stored bookings whose 201 no client received (in flight at wrk's stop)
-    repeated_ids: int  # 201s that gave an id already given to an earlier one
-    without_id: int  # 201s whose body had no id
-
-    @property
-    def lost(self) -> int:
-        """201s without a stored booking: by id, and by count for what ids cannot tell."""
-        return max(len(self.lost_ids), self.created - self.stored)
-
-
-def compare_bookings(before: Sequence[str], phase: Phase, after: Sequence[str]) -> Bookings:
-    """Match the booking id of every 201 of the phase with the server's stored bookings."""
-    told = phase.created_ids
-    with_id = [i for i in told if i != "?"]
-    new = set(after) - set(before)
-    return Bookings(
-        created=len(told),
-        stored=len(new),
-        lost_ids=sorted(set(with_id) - new),
-        unseen=len(new - set(with_id)),
-        repeated_ids=sum(n - 1 for n in Counter(with_id).values()),
-        without_id=len(told) - len(with_id),
-    )
 
 
 def server_log_errors(log: Path) -> list[str]:
@@ -335,38 +123,36 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        wrk = find_wrk(install=args.install)
+        wrk_path = find_wrk(install=args.install)
     except SystemExit:
         print(WRK_HINT, file=sys.stderr)
         return 2
-    pins = pinning(not args.no_pin)
+    pins = harness.pinning(not args.no_pin)
     server_prefix, wrk_prefix = pins or ([], [])
-    version = code_version()
-    wrk_version = subprocess.run([wrk, "--version"], capture_output=True, text=True)
-    port = free_port()
-    command = mock_argv(port, args.fake_hosts, shlex.split(args.mock_args))
-    shown = shlex.join(command).replace(str(ROOT) + "/", "")
+    wrk = Wrk(
+        wrk_path, args.connections, threads=args.threads, timeout=args.timeout, prefix=wrk_prefix
+    )
+    version = harness.code_version()
+    port = harness.free_port()
+    extra = shlex.split(args.mock_args)
+    command = harness.mock_argv(port, fake_hosts=args.fake_hosts, extra=extra)
     print(f"code: {version}")
-    print(f"server: {shown}")
-    print(f"load generator: {(wrk_version.stdout + wrk_version.stderr).splitlines()[0]}")
+    print(f"server: {harness.shown(command)}")
+    print(f"load generator: {wrk.version()}")
     print(f"server and wrk pinned to different cores: {'yes' if pins else 'no'}", flush=True)
-    options: dict[str, Any] = {
-        "connections": args.connections,
-        "threads": args.threads,
-        "prefix": wrk_prefix,
-        "timeout": args.timeout,
-        "sample_every": args.sample_every,
-    }
 
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         work = Path(tmp)
-        with running("booking-mock", [*server_prefix, *command], port, work, 60) as server:
-            options |= {"server_pid": server.pid, "work": work}
+        with harness.running("booking-mock", [*server_prefix, *command], port, work, 60) as server:
+            options: dict[str, Any] = {
+                "server_pid": server.pid,
+                "work": work,
+                "sample_every": args.sample_every,
+            }
             rss_cold = memory_kib(server.pid)["VmRSS"]
             slugs = fake_host_slugs(args.fake_hosts)
             lines = slot_lines(server.url, slugs)
-            slots = work / "slots.txt"
-            slots.write_text("\n".join(lines) + "\n")
+            slots = write_slot_file(lines, work / "slots.txt")
             print(f"{len(lines):,} free slots of {len(slugs)} hosts", flush=True)
 
             print(f"warming up: {args.warmup:g} s, {args.connections} connections", flush=True)
@@ -391,12 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for kept in (server.log_path, *work.glob("created-*.txt")):
                 shutil.copy(kept, args.keep / kept.name)
 
-    bookings = compare_bookings(before, soak, after)
+    bookings = compare_bookings(before, soak.created_ids, after)
     timed = timed_latency(soak)
     growth = 100 * (rss_end - rss_start) / rss_start
-    server_errors = warm.server_errors + soak.server_errors
+    errors_5xx = warm.server_errors + soak.server_errors
     checks = {
-        "5xx": server_errors == 0,
+        "5xx": errors_5xx == 0,
         "lost bookings": bookings.lost == 0,
         f"RSS growth under {RSS_GROWTH_TARGET:g}%": growth < RSS_GROWTH_TARGET,
     }
@@ -413,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" warm-up before it: {warm.requests:,} requests in {warm.seconds:g} s"
     )
     print(f"status (soak): {status_counts(soak.status)}")
-    print(f"5xx: {server_errors} (warm-up {warm.server_errors}, soak {soak.server_errors})")
+    print(f"5xx: {errors_5xx} (warm-up {warm.server_errors}, soak {soak.server_errors})")
     print(
         f"connection errors (soak): {errors_text(soak.socket_errors)}"
         f" (timeout: answered after more than {args.timeout:g} s, counted in the status,"
@@ -455,10 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bookings.lost_ids:
         print(f"  lost ids (first 10): {', '.join(bookings.lost_ids[:10])}")
     cpu = soak.cpu_percent
-    print(
-        f"CPU during the soak (% of one core): server {cpu['server']}, wrk {cpu['wrk']},"
-        f" other processes {cpu['others']}"
-    )
+    print(f"CPU during the soak (% of one core): {cpu_text(cpu)}")
     first = f"; first: {log_errors[0]}" if log_errors else ""
     print(f"server log: {len(log_errors)} error lines{first}")
     notes = []
@@ -493,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         document = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "code": version,
-            "server": shown,
+            "server": harness.shown(command),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "phases": phases,
             "rss_kib": {
@@ -510,15 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "notes": notes,
             "verdict": verdict,
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(document, indent=2) + "\n")
+        harness.write_json(args.out, document)
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    interruptible()
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\nsoak: interrupted; the server it started is stopped", file=sys.stderr)
-        sys.exit(130)
+    harness.run_script(main, "soak", "the server it started is stopped")

@@ -1,0 +1,106 @@
+"""What /proc tells of the processes a benchmark runs: their trees, CPU time and memory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import time
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pids[index]}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        index += 1
+    return pids
+
+
+def uvicorn_flavour(pid: int) -> tuple[str, str]:
+    """The event loop and HTTP parser a running uvicorn uses, from the libraries it mapped."""
+    mapped = ""
+    for each in process_tree(pid):
+        with contextlib.suppress(OSError):
+            mapped += Path(f"/proc/{each}/maps").read_text()
+    loop = "uvloop" if "/uvloop/loop." in mapped else "asyncio"
+    http = "httptools" if "/httptools/parser/" in mapped else "h11"
+    return loop, http
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes used since boot, from /proc/stat.
+
+    Interrupt time is left out: the loopback traffic's own softirq work lands there and is
+    charged to no process, so it would read as other processes' load.
+    """
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4]]
+    user, nice, system = fields
+    return (user + nice + system) / TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used by pid and its descendants, from /proc/PID/stat."""
+    total = 0
+    for each in process_tree(pid):
+        with contextlib.suppress(OSError, IndexError):
+            stat = Path(f"/proc/{each}/stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of this process's children that have been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuShares:
+    """The CPU a server, wrk and all other processes use from now until percent() is read.
+
+    wrk is counted as this process's reaped children: it must be the only child waited for
+    in between.
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.started = time.monotonic()
+        self.machine = machine_busy_seconds()
+        self.server = tree_cpu_seconds(server_pid)
+        self.wrk = children_cpu_seconds()
+
+    def percent(self) -> dict[str, int]:
+        """Each one's CPU since the start, in % of one core."""
+        wall = time.monotonic() - self.started
+        machine = machine_busy_seconds() - self.machine
+        server = tree_cpu_seconds(self.server_pid) - self.server
+        wrk = children_cpu_seconds() - self.wrk
+        return {
+            "server": round(100 * server / wall),
+            "wrk": round(100 * wrk / wall),
+            "others": round(100 * max(0.0, machine - server - wrk) / wall),
+        }
+
+
+def cpu_text(cpu: dict[str, int]) -> str:
+    return f"server {cpu['server']}, wrk {cpu['wrk']}, other processes {cpu['others']}"
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of pid in KiB, from /proc/PID/status."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.1f} MiB"
