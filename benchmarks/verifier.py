@@ -20,7 +20,6 @@ import contextlib
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,9 @@ from argparse import Namespace
 from collections import defaultdict, deque
 from pathlib import Path
 from typing import IO, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
+from harness import free_port, running
 
 BOOK_PATH = "/api/public/scheduling/jane-doe/30min-call/book"
 TARGET = 0.10  # the verifier's cost, as a share of the generator's CPU
@@ -72,23 +74,6 @@ def serve(port: int, limit: int, window: float) -> None:
         return [b'{"error": "The request body is invalid."}']
 
     WSGIServer(("127.0.0.1", port), app, log=None, error_log=None).serve_forever()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(port: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the benchmark target did not start")
 
 
 # The generator
@@ -239,12 +224,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     limits = ["--limit", str(args.limit), "--window", str(args.window)]
-    here = str(Path(__file__).resolve())
-    server = subprocess.Popen([sys.executable, here, "--serve", str(port), *limits], env=env)
+    target = [sys.executable, str(Path(__file__).resolve()), "--serve", str(port), *limits]
     pairs = [("with", "without")] * args.rounds + [("without", "without")] * args.control
     rounds: list[dict[str, Any]] = []
-    try:
-        wait_ready(port)
+    with (
+        tempfile.TemporaryDirectory(prefix="verifier-") as tmp,
+        running("target", target, port, Path(tmp), timeout=15),
+    ):
         timeout = args.ramp + args.seconds + 60
         for number, modes in enumerate(pairs):
             # Which one starts first alternates; each has clients of its own.
@@ -277,9 +263,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     "ratio": per_thousand(a) / per_thousand(b),
                 }
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     return summarise(rounds, args)
 
 
