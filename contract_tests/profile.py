@@ -1,4 +1,9 @@
-"""Profiles: what the target holds (hosts, event types, tokens, rate limit), loaded from YAML."""
+"""Profiles: what the target holds (hosts, event types, tokens, rate limit), loaded from YAML.
+
+The hosts are the host format shared with booking-mock's dataset
+(``openapi/hosts.schema.json``): ``booking_format`` checks them and names the bad entry,
+so the suite imports nothing of the reference for it. The dataclasses are the suite's own.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import jsonschema
-import yaml
+import booking_format
+from booking_format import FormatError
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 DEFAULT_PROFILE = PROFILES_DIR / "default.yaml"
 
@@ -24,14 +28,8 @@ _RATE = re.compile(
 )
 
 
-class ProfileError(ValueError):
+class ProfileError(FormatError):
     """A profile the suite cannot use; the message names the file and the bad entry."""
-
-    def __init__(self, path: str, message: str, source: str | None = None) -> None:
-        self.path = path
-        self.source = source
-        where = f"{source}: " if source else ""
-        super().__init__(f"{where}{path}: {message}")
 
 
 @dataclass(frozen=True)
@@ -226,111 +224,56 @@ def _schema() -> dict[str, Any]:
     return json.loads((PROFILES_DIR / "profile.schema.json").read_text(encoding="utf-8"))
 
 
-_VALIDATOR = jsonschema.Draft202012Validator(_schema())
-
-
-def _json_path(parts: Any) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _parse_time(text: str) -> time | None:
-    if text == "24:00":
-        return None
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
+_VALIDATOR = booking_format.document_validator(_schema())
 
 
 def _minutes(value: int) -> timedelta:
     return timedelta(minutes=value)
 
 
-def _parse_host(raw: dict[str, Any], where: str, source: str | None) -> Host:
-    try:
-        zone = ZoneInfo(raw["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ProfileError(
-            f"{where}.timezone", f"{raw['timezone']!r} is not an IANA time zone", source
-        ) from None
-    weekly = []
-    for day in WEEKDAYS:
-        windows = []
-        for index, text in enumerate(raw["availability"].get(day, [])):
-            start_text, end_text = text.split("-")
-            start, end = _parse_time(start_text), _parse_time(end_text)
-            if end is not None and end <= start:
-                raise ProfileError(
-                    f"{where}.availability.{day}[{index}]",
-                    f"the window {text!r} ends before it starts",
-                    source,
-                )
-            windows.append(Window(start, end))
-        windows.sort(key=lambda w: w.start)
-        weekly.append(tuple(windows))
-    if not any(weekly):
-        raise ProfileError(f"{where}.availability", "the host is never available", source)
-
-    event_types = []
-    for index, raw_event in enumerate(raw["eventTypes"]):
-        e_where = f"{where}.eventTypes[{index}]"
-        location = Location(**raw_event["location"])
-        if location.type == "InPerson" and not location.address:
-            raise ProfileError(
-                f"{e_where}.location.address", "an InPerson location needs an address", source
-            )
-        if location.type == "Phone" and not raw.get("phone"):
-            raise ProfileError(
-                f"{where}.phone", "a host with a Phone event type needs a phone", source
-            )
-        duration = raw_event["durationMinutes"]
-        event_types.append(
-            EventType(
-                host_slug=raw["slug"],
-                slug=raw_event["slug"],
-                id=raw_event["id"],
-                duration=_minutes(duration),
-                slot_interval=_minutes(raw_event.get("slotIntervalMinutes", duration)),
-                requires_approval=raw_event.get("requiresApproval", False),
-                captcha=raw_event.get("captcha", False),
-                minimum_notice=_minutes(raw_event.get("minimumNoticeMinutes", 60)),
-                booking_horizon=timedelta(days=raw_event.get("bookingHorizonDays", 60)),
-                buffer_before=_minutes(raw_event.get("bufferBeforeMinutes", 0)),
-                buffer_after=_minutes(raw_event.get("bufferAfterMinutes", 0)),
-                location=location,
-                custom_fields=tuple(
-                    CustomField(f["key"], f.get("required", False))
-                    for f in raw_event.get("customFields", [])
-                ),
-            )
-        )
-    slugs = [e.slug for e in event_types]
-    if len(slugs) != len(set(slugs)):
-        raise ProfileError(f"{where}.eventTypes", "duplicate event type slug", source)
-    return Host(
+def _event_type(host_slug: str, raw: dict[str, Any]) -> EventType:
+    return EventType(
+        host_slug=host_slug,
         slug=raw["slug"],
-        name=raw.get("name", raw["slug"]),
-        timezone=zone,
-        phone=raw.get("phone"),
-        weekly=tuple(weekly),
-        event_types=tuple(event_types),
+        id=raw["id"],
+        duration=_minutes(raw["durationMinutes"]),
+        slot_interval=_minutes(raw["slotIntervalMinutes"]),
+        requires_approval=raw["requiresApproval"],
+        captcha=raw["captcha"],
+        minimum_notice=_minutes(raw["minimumNoticeMinutes"]),
+        booking_horizon=timedelta(days=raw["bookingHorizonDays"]),
+        buffer_before=_minutes(raw["bufferBeforeMinutes"]),
+        buffer_after=_minutes(raw["bufferAfterMinutes"]),
+        location=Location(**raw["location"]),
+        custom_fields=tuple(CustomField(f["key"], f["required"]) for f in raw["customFields"]),
+    )
+
+
+def _host(checked: booking_format.CheckedHost, where: str) -> Host:
+    entry = checked.entry
+    weekly = tuple(tuple(Window(*window) for window in day) for day in checked.weekly)
+    if not any(weekly):
+        # The suite's own need, not the format's: it books at every host it is told of.
+        raise FormatError(f"{where}.availability", "the host is never available")
+    return Host(
+        slug=entry["slug"],
+        name=entry["name"],
+        timezone=checked.timezone,
+        phone=entry.get("phone"),
+        weekly=weekly,
+        event_types=tuple(_event_type(entry["slug"], e) for e in entry["eventTypes"]),
     )
 
 
 def parse_profile(raw: Any, source: str | None = None) -> Profile:
     """Build a Profile from parsed YAML, or raise ProfileError naming the bad entry."""
-    errors = sorted(_VALIDATOR.iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        error = jsonschema.exceptions.best_match(errors)
-        raise ProfileError(_json_path(error.absolute_path), error.message, source)
-    hosts = tuple(
-        _parse_host(raw_host, f"hosts[{index}]", source)
-        for index, raw_host in enumerate(raw["hosts"])
-    )
-    slugs = [h.slug for h in hosts]
-    if len(slugs) != len(set(slugs)):
-        raise ProfileError("hosts", "duplicate host slug", source)
+    try:
+        hosts = tuple(
+            _host(checked, f"hosts[{index}]")
+            for index, checked in enumerate(booking_format.check_hosts(raw, _VALIDATOR))
+        )
+    except FormatError as exc:
+        raise ProfileError(exc.path, exc.message, source) from None
     if any(e.captcha for h in hosts for e in h.event_types) and "captcha" not in raw:
         raise ProfileError(
             "captcha",
@@ -372,15 +315,7 @@ def load_profile(path: str | Path | None = None) -> Profile:
     path = Path(path) if path is not None else DEFAULT_PROFILE
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError("(file)", f"cannot read the file: {exc.strerror}", source) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ProfileError(
-            where, f"not valid YAML: {getattr(exc, 'problem', exc)}", source
-        ) from None
+        raw = booking_format.load_yaml(path)
+    except FormatError as exc:
+        raise ProfileError(exc.path, exc.message, source) from None
     return parse_profile(raw, source)
