@@ -58,29 +58,23 @@ def _outcomes(target: Target) -> list[tuple[str, Send]]:
             event_type, body, host_slug="no-such-user-contract", client=client, retry_429=False
         )
 
-    def not_json(client: Client) -> Exchange:
-        return target.post_booking(
-            event_type,
-            content=b"{not json",
-            headers={"Content-Type": "application/json"},
-            client=client,
-            retry_429=False,
-        )
+    def raw(content: bytes, media_type: str) -> Send:
+        def send(client: Client) -> Exchange:
+            return target.post_booking(
+                event_type,
+                content=content,
+                headers={"Content-Type": media_type},
+                client=client,
+                retry_429=False,
+            )
 
-    def wrong_media_type(client: Client) -> Exchange:
-        return target.post_booking(
-            event_type,
-            content=b"startTime=tomorrow",
-            headers={"Content-Type": "text/plain"},
-            client=client,
-            retry_429=False,
-        )
+        return send
 
     return [
         ("a refused booking (400)", refused_slot),
         ("an unknown user (404)", unknown_user),
-        ("a body that is not JSON (400)", not_json),
-        ("a body that is not application/json (415)", wrong_media_type),
+        ("a body that is not JSON (400)", raw(b"{not json", "application/json")),
+        ("a body that is not application/json (415)", raw(b"startTime=tomorrow", "text/plain")),
     ]
 
 
