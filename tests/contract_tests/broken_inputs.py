@@ -13,7 +13,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from .broken import UNLIMITED, Captured, Fault, Layer, Scope, reference, refusal
+from starlette.types import Scope
+
+from tests.faults import UNLIMITED, Captured, Layer, reference, refusal
+
+from .broken import Fault
 
 
 def crash() -> Captured:

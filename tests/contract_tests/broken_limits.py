@@ -1,138 +1,131 @@
-"""Broken rate limiters and proxies: the reference with one part of rule 1 broken."""
+"""Broken rate limiters and proxies: the reference with one part of rule 1 broken.
+
+Most are a limiter model of `tests.faults.limiters` with one mistake, served by
+`tests.faults.LimiterGate` in front of an unlimited reference and keyed as PRODUCT
+says (`trusted_client`), unless the reading of the client is the fault. The others
+are the reference's own limiter behind a layer, or configured wrong.
+"""
 
 from __future__ import annotations
 
-import math
-import re
-import time
-from collections import deque
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from .broken import (
-    BOOK,
-    RATE,
-    RATE_TRUSTED,
-    Captured,
-    Fault,
-    Layer,
-    LimiterFaults,
-    Scope,
-    SlidingLimit,
-    call,
-    emit,
-    read_body,
-    reference,
-)
+from starlette.types import Scope
 
-LIMIT, WINDOW = 5, 4  # RATE's "5/4 seconds"
-# The suite's own address, the one proxy the limiters below trust, as
-# `booking-mock --forwarded-allow-ips 127.0.0.1` does.
-PROXY = "127.0.0.1"
+from tests.faults import Captured, Layer, behind_limiter, reference, refusal
+from tests.faults import limiters as model
+from tests.faults.asgi import book_match
+from tests.faults.gate import TRUSTED_PROXY, ClientIp, left_most_hop, trusted_client
+
+from .broken import Fault
+from .broken_datasets import default_dataset
+
+LIMIT, WINDOW = 5, 4
+RATE = ("--rate-limit", f"{LIMIT}/{WINDOW} seconds")
+# Most limiter faults show as well with many clients, whose probes run side by side.
+RATE_TRUSTED = (*RATE, "--trusts-forwarded-for")
 
 
-class TrustingLimit(SlidingLimit):
-    """The test limiter, keyed as PRODUCT says: the peer, or behind PROXY the right-most hop."""
-
-    def __init__(self, faults: LimiterFaults | None = None) -> None:
-        super().__init__(reference(), LIMIT, WINDOW, faults or LimiterFaults())
-
-    def key(self, scope: Scope) -> str:
-        if self.faults.global_key:
-            return "everyone"
-        peer = scope["client"][0]
-        if peer != PROXY:
-            return peer
-        hops = [
-            hop.strip()
-            for name, value in scope["headers"]
-            if name.lower() == b"x-forwarded-for"
-            for hop in value.decode().split(",")
-        ]
-        return next((hop for hop in reversed(hops) if hop and hop != PROXY), peer)
+def _gated(
+    limiter: type[model.SlidingWindow], client_ip: ClientIp = trusted_client
+) -> Callable[[Path], Any]:
+    """A Fault's build: the reference behind ``limiter``, LIMIT requests per WINDOW."""
+    return lambda _: behind_limiter(limiter(LIMIT, WINDOW), client_ip)
 
 
-class FixedClockWindows(TrustingLimit):
-    """Counts per window of the clock, [k * window, (k + 1) * window) since the epoch."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.counts: dict[tuple[str, int], int] = {}
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        match = BOOK.match(scope["path"]) if scope["type"] == "http" else None
-        if match is None or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        now = time.time()
-        number = int(now // self.window)
-        key = (self.key(scope), number)
-        used = self.counts.get(key, 0)
-        refused = used >= self.limit
-        if not refused:
-            used = self.counts[key] = used + 1
-        reset = max(1, math.ceil((number + 1) * self.window - now))
-        fields = [
-            (b"ratelimit-policy", f'"per-ip";q={self.limit};w={self.window}'.encode()),
-            (b"ratelimit", f'"per-ip";r={max(0, self.limit - used)};t={reset}'.encode()),
-        ]
-        if refused:
-            body = b'{"error": "Rate limit exceeded."}'
-            headers = [(b"content-type", b"application/json"), *fields]
-            await emit(send, Captured(429, [*headers, (b"retry-after", str(reset).encode())], body))
-            return
-        captured = await call(self.app, scope, await read_body(receive))
-        captured.headers = [
-            (k, v) for k, v in captured.headers if not k.lower().startswith(b"ratelimit")
-        ] + fields
-        await emit(send, captured)
+def _limited_reference(**settings: Any) -> Any:
+    """The reference's own limiter, LIMIT requests per WINDOW."""
+    return reference(rate_limit=RATE[1], **settings)
 
 
-class BookingClearsTheWindow(TrustingLimit):
-    """A 201 forgets the client's earlier requests, as if a booking paid off its quota."""
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        key = self.key(scope) if scope["type"] == "http" else None
-
-        async def watching(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 201:
-                self.log[str(key)] = deque()
-            await send(message)
-
-        await super().__call__(scope, receive, watching)
+def _strip_retry_after(scope: Scope, request: Any, captured: Captured) -> None:
+    del captured.headers["retry-after"]
 
 
-class WholeWindowReset(TrustingLimit):
-    """RateLimit's t is always the whole window; Retry-After stays right."""
-
-    def fields(self, log: deque[float], now: float, refused: bool) -> list[tuple[bytes, bytes]]:
-        out = super().fields(log, now, refused)
-        if not log:
-            return out
-        whole = f"t={self.window}".encode()
-        return [(k, re.sub(rb"t=\d+", whole, v) if k == b"ratelimit" else v) for k, v in out]
-
-
-def _left_most_hop(scope: Scope, body: bytes) -> tuple[Scope, bytes]:
-    """A proxy layer that passes on only the first X-Forwarded-For hop: the one a client forges."""
-    headers = []
-    for name, value in scope["headers"]:
-        if name.lower() == b"x-forwarded-for":
-            value = value.split(b",")[0].strip()
-        headers.append((name, value))
-    return {**scope, "headers": headers}, body
+def _unknown_user_answered(scope: Scope, body: bytes) -> Captured | None:
+    """A 404 for an unknown user before the limiter sees the request: it is never counted."""
+    match = book_match(scope)
+    hosts = {host["slug"] for host in default_dataset()["hosts"]}
+    if match is not None and scope["method"] == "POST" and match["host"] not in hosts:
+        return refusal("User not found.", 404)
+    return None
 
 
 FAULTS: list[Fault] = [
     Fault(
+        "429 without Retry-After",
+        lambda _: Layer(
+            _limited_reference(forwarded_allow_ips=[TRUSTED_PROXY]), after=_strip_retry_after
+        ),
+        "rule_1_",
+        (
+            "test_rule_1_request_over_the_limit_is_429",
+            "test_rule_1_retry_after_is_not_needlessly_long",
+            "test_rule_1_429_does_not_extend_the_lockout",
+        ),
+        RATE_TRUSTED,
+    ),
+    Fault(
+        "refused requests extend the lockout",
+        _gated(model.RefusalsCounted),
+        "rule_1_",
+        ("test_rule_1_429_does_not_extend_the_lockout",),
+        RATE_TRUSTED,
+    ),
+    Fault(
+        "Retry-After is always the whole window",
+        _gated(model.WholeWindowRetryAfter),
+        "rule_1_",
+        ("test_rule_1_retry_after_is_not_needlessly_long",),
+        RATE_TRUSTED,
+    ),
+    Fault(
+        "one limit shared by every client",
+        _gated(model.GlobalBucket),
+        # Only the probe that needs two clients: the others would share the limit too.
+        "rule_1_another or rule_1_request_over or rule_1_remaining",
+        ("test_rule_1_another_client_is_unaffected",),
+        RATE_TRUSTED,
+    ),
+    Fault(
+        "one request too many let through",
+        _gated(model.OffByOne),
+        "rule_1_",
+        ("test_rule_1_request_over_the_limit_is_429",),
+        RATE_TRUSTED,
+    ),
+    Fault(
+        "unknown users answered before the limit",
+        lambda _: Layer(
+            behind_limiter(model.SlidingWindow(LIMIT, WINDOW)), before=_unknown_user_answered
+        ),
+        "rule_1_",
+        (
+            "test_rule_1_rate_limit_answers_before_404_and_validation",
+            "test_rule_1_every_outcome_counts",
+        ),
+        RATE_TRUSTED,
+    ),
+    Fault(
+        "X-Forwarded-For trusted from anyone",
+        lambda _: _limited_reference(forwarded_allow_ips=["*"]),
+        # One client: only the probe of the spoofing test and its neighbours.
+        "rule_1_spoofed or rule_1_request_over or rule_1_remaining",
+        ("test_rule_1_spoofed_forwarded_for_does_not_reset_the_limit",),
+        RATE,
+    ),
+    Fault(
         "fixed windows aligned to multiples of the window on the clock",
-        lambda _: FixedClockWindows(),
+        _gated(model.FixedWindow),
         "rule_1_",
         ("test_rule_1_no_more_than_the_limit_across_a_multiple_of_the_window",),
         RATE,
     ),
     Fault(
         "a 201 clears the client's window",
-        lambda _: BookingClearsTheWindow(),
+        _gated(model.BookingClearsTheWindow),
         "rule_1_",
         (
             "test_rule_1_a_successful_booking_counts_too",
@@ -142,24 +135,21 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "RateLimit t is always the whole window",
-        lambda _: WholeWindowReset(),
+        _gated(model.ResetIsWindow),
         "rule_1_",
         ("test_rule_1_t_is_the_time_until_a_request_frees_up",),
         RATE,
     ),
     Fault(
         "behind a trusted proxy, the left-most X-Forwarded-For hop is the client",
-        lambda _: Layer(
-            reference(rate_limit="5/4 seconds", forwarded_allow_ips=[PROXY]),
-            before=_left_most_hop,
-        ),
+        _gated(model.SlidingWindow, left_most_hop),
         "rule_1_",
         ("test_rule_1_spoofed_forwarded_for_hop_behind_a_trusted_proxy_does_not_count",),
         RATE_TRUSTED,
     ),
     Fault(
         "X-Forwarded-For trusted from any peer, this machine trusted too",
-        lambda _: reference(rate_limit="5/4 seconds", forwarded_allow_ips=["*"]),
+        lambda _: _limited_reference(forwarded_allow_ips=["*"]),
         "rule_1_",
         # The peer 127.x.y.z is not the trusted proxy the profile names; with "*" the
         # reference also takes the left-most hop, so the forged hop counts too.
@@ -171,7 +161,7 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "one limit shared by every client, the suite one client",
-        lambda _: TrustingLimit(LimiterFaults(global_key=True)),
+        _gated(model.GlobalBucket),
         # Only the probe that needs two clients: the others would share the limit too.
         "rule_1_another or rule_1_request_over or rule_1_remaining",
         ("test_rule_1_another_client_is_unaffected",),

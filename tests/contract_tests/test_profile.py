@@ -17,7 +17,7 @@ from contract_tests.profile import (
     parse_rate_limit,
 )
 
-from .broken import default_dataset
+from .broken_datasets import default_dataset
 
 
 def test_default_profile_describes_the_mock_default_dataset() -> None:

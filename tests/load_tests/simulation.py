@@ -14,8 +14,7 @@ import random
 from dataclasses import dataclass
 
 from load_tests.verifier import CONNECTION_ERROR, Record, Slot
-
-from .limiters import SlidingWindow
+from tests.faults.limiters import SlidingWindow
 
 
 @dataclass(frozen=True)

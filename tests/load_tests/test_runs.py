@@ -21,10 +21,9 @@ from typing import Any
 import pytest
 
 from load_tests import locustfile_path
+from tests import faults
+from tests.faults import limiters
 from tests.servers import serve_app
-
-from . import broken_servers as broken
-from . import limiters
 
 RATE_LIMIT = "5/2 seconds"
 LIMIT, WINDOW = 5, 2.0
@@ -130,7 +129,7 @@ def client(run: Run, name: str) -> dict[str, Any]:
 
 
 def test_the_reference_passes_with_x_forwarded_for_clients(tmp_path):
-    app = broken.reference(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
+    app = faults.reference(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
     with serve_app(app) as url:
         run = locust(url, tmp_path, mode="xff")
     assert_passes(run)
@@ -142,7 +141,7 @@ def test_the_reference_passes_with_x_forwarded_for_clients(tmp_path):
 
 
 def test_the_reference_passes_with_clients_on_their_own_source_addresses(tmp_path):
-    with serve_app(broken.reference(rate_limit=RATE_LIMIT)) as url:
+    with serve_app(faults.reference(rate_limit=RATE_LIMIT)) as url:
         run = locust(url, tmp_path, mode="source")
     assert_passes(run)
     honest = {f"127.0.0.{n}" for n in range(2, 8)}
@@ -152,7 +151,7 @@ def test_the_reference_passes_with_clients_on_their_own_source_addresses(tmp_pat
 
 def test_clients_the_target_cannot_tell_apart_are_found_affecting_each_other(tmp_path):
     # X-Forwarded-For to a target that trusts no proxy: every client is 127.0.0.1 to it.
-    with serve_app(broken.reference(rate_limit=RATE_LIMIT)) as url:
+    with serve_app(faults.reference(rate_limit=RATE_LIMIT)) as url:
         run = locust(url, tmp_path, mode="xff")
     assert_fails_naming(run, "client-interference")
 
@@ -173,7 +172,7 @@ BROKEN = {
 
 @pytest.mark.parametrize(("limiter", "violation"), BROKEN.values(), ids=BROKEN.keys())
 def test_a_broken_limiter_fails_the_run_and_is_named(tmp_path, limiter, violation):
-    with serve_app(broken.behind_limiter(limiter(LIMIT, WINDOW))) as url:
+    with serve_app(faults.behind_limiter(limiter(LIMIT, WINDOW))) as url:
         run = locust(url, tmp_path)
     assert_fails_naming(run, violation)
     if limiter is limiters.TooStrict:
@@ -185,7 +184,7 @@ def test_a_broken_limiter_fails_the_run_and_is_named(tmp_path, limiter, violatio
 
 
 def test_the_gate_that_breaks_them_passes_with_a_correct_limiter(tmp_path):
-    with serve_app(broken.behind_limiter(limiters.SlidingWindow(LIMIT, WINDOW))) as url:
+    with serve_app(faults.behind_limiter(limiters.SlidingWindow(LIMIT, WINDOW))) as url:
         run = locust(url, tmp_path)
     assert_passes(run)
 
@@ -194,31 +193,31 @@ def test_the_gate_that_breaks_them_passes_with_a_correct_limiter(tmp_path):
 BROKEN_ALONE = {
     "r never counts down": (
         limiters.StuckRemaining,
-        broken.trusted_client,
+        faults.trusted_client,
         "ratelimit-remaining-wrong",
         None,
     ),
     "t always the window": (
         limiters.ResetIsWindow,
-        broken.trusted_client,
+        faults.trusted_client,
         "ratelimit-reset-wrong",
         None,
     ),
     "the policy states another limit": (
         limiters.WrongPolicy,
-        broken.trusted_client,
+        faults.trusted_client,
         "ratelimit-policy-wrong",
         None,
     ),
     "an untrusted peer's X-Forwarded-For honoured": (
         limiters.SlidingWindow,
-        broken.any_peer_trusted,
+        faults.any_peer_trusted,
         "forged-hop-counted",
         {UNTRUSTED_PEER["xff"]},
     ),
     "the left-most hop taken behind the proxy": (
         limiters.SlidingWindow,
-        broken.left_most_hop,
+        faults.left_most_hop,
         "forged-hop-counted",
         {HOP_AHEAD},
     ),
@@ -231,7 +230,7 @@ BROKEN_ALONE = {
 def test_a_broken_field_or_client_reading_fails_the_run_named_alone(
     tmp_path, limiter, client_ip, violation, found_on
 ):
-    with serve_app(broken.behind_limiter(limiter(LIMIT, WINDOW), client_ip)) as url:
+    with serve_app(faults.behind_limiter(limiter(LIMIT, WINDOW), client_ip)) as url:
         run = locust(url, tmp_path)
     assert_fails_naming(run, violation)
     assert run.violations == {violation}, run.output
@@ -240,7 +239,9 @@ def test_a_broken_field_or_client_reading_fails_the_run_named_alone(
 
 
 def test_a_race_across_event_types_of_one_host_fails_the_run(tmp_path):
-    app = broken.racing_across_event_types(limiters.SlidingWindow(LIMIT, WINDOW))
+    # Atomic per event type only: two event types of one host race.
+    store = faults.BrokenStore("atomic per event type only")
+    app = faults.behind_limiter(limiters.SlidingWindow(LIMIT, WINDOW), store=store)
     with serve_app(app) as url:
         # Booking users only: now and then two race for overlapping slots of one host.
         run = locust(url, tmp_path, users=10, probes=0, classes=("BookingUser",))
@@ -249,7 +250,8 @@ def test_a_race_across_event_types_of_one_host_fails_the_run(tmp_path):
 
 
 def test_a_double_booking_race_fails_the_run(tmp_path):
-    app = broken.with_racy_store(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
+    store = faults.BrokenStore("not atomic")  # checks, pauses, then inserts
+    app = faults.reference(store=store, rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
     with serve_app(app) as url:
         # Booking users only: each races now and then for one slot with three requests.
         run = locust(url, tmp_path, users=10, probes=0, classes=("BookingUser",))
@@ -260,7 +262,7 @@ def test_a_double_booking_race_fails_the_run(tmp_path):
 
 
 def test_a_distributed_run_passes_the_reference_like_a_single_process(tmp_path):
-    app = broken.reference(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
+    app = faults.reference(rate_limit=RATE_LIMIT, forwarded_allow_ips=["127.0.0.1"])
     with serve_app(app) as url:
         run = locust(url, tmp_path, processes=2)
     assert_passes(run)
@@ -270,9 +272,9 @@ def test_a_distributed_run_passes_the_reference_like_a_single_process(tmp_path):
 
 
 def test_a_distributed_run_fails_a_broken_limiter_like_a_single_process(tmp_path):
-    with serve_app(broken.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
+    with serve_app(faults.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
         single = locust(url, tmp_path)
-    with serve_app(broken.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
+    with serve_app(faults.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
         distributed = locust(url, tmp_path, processes=2)
     assert_fails_naming(single, "limit-exceeded")
     assert_fails_naming(distributed, "limit-exceeded")

@@ -21,8 +21,8 @@ from load_tests.verifier import (
     parse_retry_after,
     verify,
 )
+from tests.faults import limiters
 
-from . import limiters
 from . import simulation as sim
 from .simulation import Send
 

@@ -12,8 +12,8 @@ import random
 import pytest
 
 from load_tests.verifier import Record, Verifier, Violation, verify
+from tests.faults import limiters
 
-from . import limiters
 from . import simulation as sim
 from .test_verifier import LIMIT, WINDOW, hammering, mixed_clients
 

@@ -1,7 +1,10 @@
-"""Rate limiters, right and wrong, as plain models shared by synthetic streams and broken servers.
+"""Rate limiters, right and wrong, as plain models: for synthetic streams and broken servers.
+
+The load tests' simulation runs them on streams of instants; `gate.LimiterGate` serves
+one in front of the reference, for the load runs and the contract suite's self-test.
 
 ``admit`` decides a request when the server counts it; ``settle`` sees its final
-status (only a limiter that counts successes alone needs it). ``fields`` renders a
+status (only a limiter that counts by outcome needs it). ``fields`` renders a
 decision as the response's RateLimit-Policy, RateLimit and Retry-After fields: every
 model reports an honest ``r`` and ``t`` for what it did, unless breaking them is the
 point of the model.
@@ -127,6 +130,13 @@ class LongRetryAfter(SlidingWindow):
         return str(self.honest_retry_after(log, at) + math.ceil(self.window))
 
 
+class WholeWindowRetryAfter(SlidingWindow):
+    """Retry-After is always the whole window, however soon a request frees up."""
+
+    def retry_after(self, log: list[float], at: float) -> str | None:
+        return str(math.ceil(self.window))
+
+
 class RefusalsCounted(SlidingWindow):
     """429s go into the log too, so a client that keeps asking stays locked out."""
 
@@ -139,6 +149,14 @@ class OnlySuccesses(SlidingWindow):
 
     def counts(self, status: int) -> bool:
         return status < 300
+
+
+class BookingClearsTheWindow(SlidingWindow):
+    """A 201 forgets the client's earlier requests, as if a booking paid off its quota."""
+
+    def settle(self, client: str, at: float, status: int) -> None:
+        if status == 201:
+            self.logs[self.key(client)].clear()
 
 
 class FixedWindow(SlidingWindow):
