@@ -42,27 +42,24 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _recursion_crashes(scope: Scope, body: bytes) -> Any:
-    """json.loads without a depth limit: a RecursionError deep down is a 500."""
+def _parse_error(body: bytes) -> Exception | None:
+    """What Python's json.loads raises on the body, if anything."""
     try:
         json.loads(body)
-    except RecursionError:
-        return crash()
-    except ValueError:
-        pass
+    except (ValueError, RecursionError) as exc:
+        return exc
     return None
+
+
+def _recursion_crashes(scope: Scope, body: bytes) -> Any:
+    """json.loads without a depth limit: a RecursionError deep down is a 500."""
+    return crash() if isinstance(_parse_error(body), RecursionError) else None
 
 
 def _digit_limit_crashes(scope: Scope, body: bytes) -> Any:
     """int() refuses more than 4,300 digits with a ValueError nobody catches."""
-    try:
-        json.loads(body)
-    except ValueError as exc:
-        if "digits" in str(exc):
-            return crash()
-    except RecursionError:
-        pass
-    return None
+    error = _parse_error(body)
+    return crash() if isinstance(error, ValueError) and "digits" in str(error) else None
 
 
 def _non_finite_accepted(scope: Scope, body: bytes) -> Any:
