@@ -184,4 +184,3 @@ def test_short_option_names_become_the_plugins_own_only_for_a_run_of_the_suite()
         "5/s",
     ]
     assert values == {"http://x:1", "5/s"}
-
