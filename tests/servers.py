@@ -69,41 +69,6 @@ def wait_ready(url: str, process: subprocess.Popen[Any] | None = None, timeout: 
     raise RuntimeError(f"{url} was not ready within {timeout}s")
 
 
-@contextlib.contextmanager
-def serve_process(
-    args: list[str],
-    port: int,
-    host: str = "127.0.0.1",
-    *,
-    module: str = "mock_server",
-    ready_path: str = "/openapi.json",
-) -> Iterator[str]:
-    """Run ``python -m MODULE ARGS --host H --port P`` (booking-mock by default); yields its URL."""
-    command = [sys.executable, "-m", module, *args, "--host", host, "--port", str(port)]
-    # The server's output goes to a file: a pipe nobody reads fills after some hundred
-    # access-log lines, and the server then blocks on its next write.
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
-        )
-        base_url = f"http://{host}:{port}"
-        try:
-            try:
-                wait_ready(base_url + ready_path, process)
-            except RuntimeError as exc:
-                log.seek(0)
-                output = log.read().decode("utf-8", "replace")[-4000:]
-                raise RuntimeError(f"{exc}; {' '.join(command)} wrote:\n{output}") from None
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @dataclass
 class ServedProcess:
     """A server subprocess from ``start_process``: its URL, and the means to crash it."""
@@ -133,9 +98,12 @@ def start_process(
     module: str = "mock_server",
     ready_path: str = "/openapi.json",
 ) -> Iterator[ServedProcess]:
-    """As ``serve_process``, but yields the process too, so a test can kill it mid-run.
+    """Run ``python -m MODULE ARGS --host H --port P`` (booking-mock by default), ready.
 
-    Stopped (terminated, else killed) on the way out unless the test already killed it.
+    Yields the process too, so a test can kill it mid-run; stopped (terminated, else
+    killed) on the way out unless the test already killed it. The server's output goes
+    to a file: a pipe nobody reads fills after some hundred access-log lines, and the
+    server then blocks on its next write.
     """
     command = [sys.executable, "-m", module, *args, "--host", host, "--port", str(port)]
     with tempfile.TemporaryFile() as log:
@@ -159,3 +127,17 @@ def start_process(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+@contextlib.contextmanager
+def serve_process(
+    args: list[str],
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    module: str = "mock_server",
+    ready_path: str = "/openapi.json",
+) -> Iterator[str]:
+    """As ``start_process``, yielding only the server's URL."""
+    with start_process(args, port, host, module=module, ready_path=ready_path) as served:
+        yield served.url
