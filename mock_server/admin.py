@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, tzinfo
+import itertools
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .domain.booking import BookingService
 from .domain.clock import Clock
 from .domain.instants import parse_instant, utc_text
-from .errors import InvalidRequest, NotFound, StorageUnavailable
+from .errors import InternalError, InvalidRequest, NotFound, StorageUnavailable
+from .http.arming import ArmedResponses
 from .http.journal import Journal
 from .http.wire import booking_json
 from .ratelimit import RateLimiter
 
 MAX_SLOT_RANGE_DAYS = 62
+RESET_PARTS = ("bookings", "rateLimits", "journal", "clock", "armed")
 
 
 def _local_today(now: datetime, zone: tzinfo) -> date:
@@ -51,10 +54,12 @@ class AdminHandlers:
         clock_start: datetime | None,
         clock_frozen: bool,
         storage_name: str,
+        armed: ArmedResponses,
     ) -> None:
         self.service = service
         self.limiter = limiter
         self.journal = journal
+        self.armed = armed
         self.clock_start = clock_start
         self.clock_frozen = clock_frozen
         self.storage_name = storage_name
@@ -64,7 +69,7 @@ class AdminHandlers:
         return self.service.clock
 
     async def reset_state(self, only: list[str] | None = None) -> dict[str, Any]:
-        parts = only or ["bookings", "rateLimits", "journal", "clock"]
+        parts = only or list(RESET_PARTS)
         if "bookings" in parts:
             await self.service.store.clear()
         if "rateLimits" in parts:
@@ -75,7 +80,9 @@ class AdminHandlers:
             self.clock.reset()
             if self.clock_start is not None:
                 self.clock.set(self.clock_start, frozen=self.clock_frozen)
-        return {"reset": [p for p in ("bookings", "rateLimits", "journal", "clock") if p in parts]}
+        if "armed" in parts:
+            self.armed.clear()
+        return {"reset": [p for p in RESET_PARTS if p in parts]}
 
     async def list_bookings(
         self, host: str | None = None, event_type: str | None = None, status: str | None = None
@@ -187,3 +194,66 @@ class AdminHandlers:
             "now": utc_text(self.clock.now()),
             "storage": self.storage_name,
         }
+
+    async def list_hosts(self, limit: int = 100) -> dict[str, Any]:
+        hosts = self.service.dataset.hosts
+        return {
+            "total": len(hosts),
+            "hosts": [
+                {
+                    "slug": host.slug,
+                    "name": host.name,
+                    "timezone": str(host.timezone),
+                    "eventTypes": [
+                        {
+                            "slug": event_type.slug,
+                            "id": event_type.id,
+                            "title": event_type.title,
+                            "durationMinutes": event_type.duration_minutes,
+                        }
+                        for event_type in host.event_types.values()
+                    ],
+                }
+                for host in itertools.islice(hosts.values(), limit)
+            ],
+        }
+
+    async def list_armed(self) -> dict[str, Any]:
+        return {"armed": [armed.json() for armed in self.armed.list()]}
+
+    async def arm_response(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        armed = self.armed.arm(body.get("times", 1), body.get("match", {}), body["respond"])
+        return armed.json(), 201
+
+    async def clear_armed(self) -> dict[str, Any]:
+        return {"cleared": self.armed.clear()}
+
+    async def list_rate_limits(self) -> dict[str, Any]:
+        clients = []
+        for client, seen in self.limiter.recent_clients():
+            quota = await self.limiter.peek(client)
+            clients.append(
+                {
+                    "client": client,
+                    "remaining": quota.remaining,
+                    "resetSeconds": quota.reset_after,
+                    "lastSeen": datetime.fromtimestamp(seen, UTC).isoformat(
+                        timespec="milliseconds"
+                    ),
+                }
+            )
+        return {
+            "limit": self.limiter.limit,
+            "windowSeconds": self.limiter.window,
+            "clients": clients,
+        }
+
+    @staticmethod
+    async def dashboard() -> None:
+        """Never called: mock_server.http.dashboard, ahead of Connexion, serves the page."""
+        raise InternalError()
+
+    @staticmethod
+    async def stream_requests(**_: Any) -> None:
+        """Never called: mock_server.http.dashboard, ahead of Connexion, streams the journal."""
+        raise InternalError()

@@ -36,9 +36,12 @@ from .fake import DynamicResponder, fake_hosts
 from .http import responses
 from .http.access_log import AccessLog
 from .http.admin_guard import AdminGuard
+from .http.arming import ArmedResponses
 from .http.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from .http.book import BookOperation, BookSpec, path_pattern
 from .http.cors import SplitCORS
+from .http.dashboard import Dashboard
+from .http.faults import FAULT_KINDS, ExposeTransport, RandomFaults
 from .http.header_limit import DEFAULT_MAX_HEADER_BYTES, HeaderLimit
 from .http.journal import DEFAULT_SIZE, Journal, JournalMiddleware
 from .http.latency import Latency
@@ -71,6 +74,10 @@ class Settings:
     captcha_verifier: CaptchaVerifier = default_captcha_verifier
     cors_origins: list[str] = field(default_factory=lambda: ["*"])
     latency: tuple[float, float] | None = None  # seconds, low and high
+    # --faults: the share of book requests answered with a network fault, of these kinds.
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    fault_duration: str | None = None  # of slow-body and timeout; None is each one's default
     admin_enabled: bool = True
     admin_token: str | None = None
     # Origins whose pages may call /__admin from a browser; none by default.
@@ -96,6 +103,7 @@ class MockState:
     service: BookingService
     journal: Journal
     watcher: DatasetWatcher | None
+    armed: ArmedResponses
 
 
 def snake(name: str) -> str:
@@ -167,8 +175,17 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
 
     spec = load_spec("booking.yaml")
     book = BookSpec.from_spec(spec)
+    forced = ForcedResponses(book.responses, DynamicResponder(faker, stream("dynamic"), clock.now))
+    armed = ArmedResponses(forced, rng=stream("armed-latency"))
+    faults = RandomFaults(
+        settings.fault_rate,
+        settings.fault_kinds,
+        rng=stream("faults"),
+        duration=settings.fault_duration,
+    )
 
     middlewares: list[Any] = [
+        ExposeTransport,
         partial(ServerErrorMiddleware, handler=responses.connexion_handler),
         partial(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips),
         partial(
@@ -191,14 +208,15 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             allowed_hosts=settings.allowed_hosts,
             admin_origins=settings.admin_cors_origins,
         ),
+        partial(Dashboard, prefix=ADMIN_PREFIX, journal=journal),
         partial(
             BookOperation,
             spec=book,
             service=service,
             limiter=limiter,
-            forced=ForcedResponses(
-                book.responses, DynamicResponder(faker, stream("dynamic"), clock.now)
-            ),
+            forced=forced,
+            armed=armed,
+            faults=faults,
             max_body_bytes=settings.max_body_bytes,
         ),
         partial(BodyLimit, max_bytes=settings.max_body_bytes),
@@ -240,6 +258,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         settings.clock,
         settings.clock_frozen,
         storage_name=storage.name,
+        armed=armed,
     )
     app.add_api(
         load_spec("admin.yaml"),
@@ -252,5 +271,5 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     )
     for exception in responses.HANDLED:
         app.add_error_handler(exception, handler)
-    app.state = MockState(clock, limiter, service, journal, watcher)  # type: ignore[attr-defined]
+    app.state = MockState(clock, limiter, service, journal, watcher, armed)  # type: ignore[attr-defined]
     return app

@@ -17,6 +17,7 @@ from limits import parse as parse_rate_limit
 from .app import Settings, create_app
 from .dataset import DatasetError
 from .domain.instants import parse_instant
+from .http.faults import FAULT_KINDS, Fault, parse_rate
 from .http.latency import parse_latency
 from .http.validation import is_rfc3339
 
@@ -44,6 +45,31 @@ def _latency(text: str) -> tuple[float, float]:
         return parse_latency(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fault_rate(text: str) -> float:
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fault_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    unknown = [kind for kind in kinds if kind not in FAULT_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: name faults among {', '.join(FAULT_KINDS)}, separated by commas"
+        )
+    return kinds
+
+
+def _fault_duration(text: str) -> str:
+    try:
+        Fault.parse("timeout", text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def is_loopback(host: str) -> bool:
@@ -135,6 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="delay every response: 200ms, or a range 100ms-500ms",
     )
     parser.add_argument(
+        "--faults",
+        type=_fault_rate,
+        default=0.0,
+        metavar="RATE",
+        help="answer this share of book requests (5%% or 0.05) with a network fault drawn"
+        " from --fault-kinds; repeatable with --seed",
+    )
+    parser.add_argument(
+        "--fault-kinds",
+        type=_fault_kinds,
+        default=FAULT_KINDS,
+        metavar="LIST",
+        help="the faults --faults draws from (default: all of " + ", ".join(FAULT_KINDS) + ")",
+    )
+    parser.add_argument(
+        "--fault-duration",
+        type=_fault_duration,
+        metavar="DELAY",
+        help="how long --faults' slow-body dribbles and its timeout waits (defaults 2s, 30s)",
+    )
+    parser.add_argument(
         "--admin-token",
         metavar="TOKEN",
         help="require Authorization: Bearer TOKEN on /__admin; needed to enable the control"
@@ -203,6 +250,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         seed=args.seed,
         cors_origins=args.cors_origins,
         latency=args.latency,
+        fault_rate=args.faults,
+        fault_kinds=args.fault_kinds,
+        fault_duration=args.fault_duration,
         admin_enabled=is_loopback(args.host) or bool(args.admin_token),
         admin_token=args.admin_token,
         admin_cors_origins=args.admin_cors_origins,

@@ -11,6 +11,7 @@ import asyncio
 import bisect
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
@@ -23,6 +24,7 @@ from .errors import StorageUnavailable
 from .redis_store import reconnecting_retry
 
 POLICY_NAME = "per-ip"
+RECENT_CLIENTS = 50  # the clients the control API reports, most recent first
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class RateLimiter:
         self.storage: Storage = storage if storage is not None else SweptMemoryStorage()
         self._strategy = MovingWindowRateLimiter(self.storage)
         self.policy = f'"{POLICY_NAME}";q={self.item.amount};w={self.item.get_expiry()}'
+        self._recent: OrderedDict[str, float] = OrderedDict()
 
     @property
     def limit(self) -> int:
@@ -118,6 +121,10 @@ class RateLimiter:
 
     async def hit(self, client: str) -> Quota:
         """Count one request of client, unless it is over the limit."""
+        self._recent[client] = time.time()
+        self._recent.move_to_end(client, last=False)
+        if len(self._recent) > RECENT_CLIENTS:
+            self._recent.popitem()
         try:
             allowed = await self._strategy.hit(self.item, client)
             return await self._quota(client, allowed)
@@ -143,7 +150,12 @@ class RateLimiter:
             reset_after = 0  # nothing in the window: nothing to wait for
         return Quota(allowed, self.limit, self.window, remaining, reset_after)
 
+    def recent_clients(self) -> list[tuple[str, float]]:
+        """The last clients this process counted, with when (epoch seconds), newest first."""
+        return list(self._recent.items())
+
     async def reset(self) -> None:
+        self._recent.clear()
         try:
             await self.storage.reset()
         except StorageError as exc:

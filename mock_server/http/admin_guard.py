@@ -11,7 +11,9 @@ Three locks, checked in this order:
   nor send a "simple" POST that needs no preflight. The mock's own pages (the Swagger
   UI) are same-origin and pass.
 - **Token**: with ``--admin-token``, ``Authorization: Bearer <token>``; without one on a
-  non-loopback address, the control API is off.
+  non-loopback address, the control API is off. The dashboard's page and its assets
+  hold no data and load without it (a browser cannot add the header to a navigation);
+  the page asks for the token and sends it with each call.
 """
 
 from __future__ import annotations
@@ -129,9 +131,16 @@ class AdminGuard:
                 "Cross-origin requests to the control API are refused; list the page's"
                 " origin with --admin-cors-origins to allow it."
             )
-        if self.token is not None and not self._authorized(headers):
+        if self.token is not None and not self._is_page(scope) and not self._authorized(headers):
             return Unauthorized(headers={"WWW-Authenticate": "Bearer"})
         return None
+
+    def _is_page(self, scope: Scope) -> bool:
+        """The dashboard's page and assets (mock_server.http.dashboard), which hold no data."""
+        path = scope["path"]
+        return scope["method"] in ("GET", "HEAD") and (
+            path in (self.prefix, self.prefix + "/") or path.startswith(self.prefix + "/dashboard/")
+        )
 
     def _same_origin_or_listed(self, headers: Headers, scope: Scope) -> bool:
         origin = headers.get("origin")

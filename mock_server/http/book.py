@@ -4,7 +4,9 @@
 
 1. rate limit (rule 1); every answer from here on carries the RateLimit fields;
 2. host and event type (rule 2);
-3. the mock's forced responses (``Prefer``), where asked for;
+3. the mock's forced responses, where asked for: ``Prefer`` on the request, else an
+   armed answer (mock_server.http.arming), else a ``--faults`` draw; a forced answer
+   may be a network fault (mock_server.http.faults);
 4. the body: 413, 415, then rule 3's shape against the spec's compiled schema;
 5. ``BookingService.book``: rules 4 to 10;
 6. 201 with the booking.
@@ -18,6 +20,7 @@ to Connexion (a 405 with ``Allow``), stamped with the client's RateLimit fields.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -32,11 +35,14 @@ from ..domain.booking import BookingService
 from ..errors import (
     InvalidRequest,
     PayloadTooLarge,
+    PreferError,
     RateLimited,
     StorageUnavailable,
     UnsupportedMediaType,
 )
 from ..ratelimit import Quota, RateLimiter
+from .arming import ARMED_KEY, ArmedResponses
+from .faults import Fault, RandomFaults, play
 from .json_input import media_type, parse_json_body
 from .prefer import ForcedResponses, documented_responses, preferences
 from .responses import send_error, send_json, to_booking_error
@@ -45,6 +51,12 @@ from .wire import booking_json, booking_request
 
 OPERATION_ID = "bookSlot"
 PATH_PARAMETERS = ("userSlug", "eventSlug")
+
+
+def _fault_preferences(fault: Fault | None) -> dict[str, str]:
+    if fault is None:
+        return {}
+    return {"fault": fault.kind, "duration": f"{fault.duration}s"}
 
 
 class SpecMismatch(ValueError):
@@ -130,6 +142,8 @@ class BookOperation:
         service: BookingService,
         limiter: RateLimiter,
         forced: ForcedResponses,
+        armed: ArmedResponses,
+        faults: RandomFaults,
         max_body_bytes: int,
     ) -> None:
         self.app = app
@@ -137,6 +151,8 @@ class BookOperation:
         self.service = service
         self.limiter = limiter
         self.forced = forced
+        self.armed = armed
+        self.faults = faults
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -161,12 +177,12 @@ class BookOperation:
             host, event_type = self.service.find(  # rule 2
                 unquote(match["userSlug"]), unquote(match["eventSlug"])
             )
+            user_slug, event_slug = host.slug, event_type.slug
             prefer = preferences(scope)
-            if self.forced.wanted(prefer):
-                status, body = self.forced.choose(prefer)
-                if status == 429:
-                    fields = self.limiter.headers(self._forced_429(quota))
-                await send_json(send, status, json.dumps(body).encode(), fields)
+            if not self.forced.wanted(prefer):
+                prefer = await self._armed_or_random(scope, user_slug, event_slug)
+            if prefer is not None:
+                await self._forced(scope, receive, send, prefer, quota, fields)
                 return
             request = booking_request(await self._body(scope, receive))  # rule 3
             booking = await self.service.book(host, event_type, request)  # rules 4 to 10
@@ -174,6 +190,43 @@ class BookOperation:
             await send_error(send, to_booking_error(exc), fields)
             return
         await send_json(send, 201, json.dumps(booking_json(booking)).encode(), fields)
+
+    async def _armed_or_random(
+        self, scope: Scope, user_slug: str, event_slug: str
+    ) -> dict[str, str] | None:
+        """The preferences of an armed answer (after its latency), or of a --faults draw."""
+        armed = self.armed.take(user_slug, event_slug, client_ip(scope))
+        if armed is not None:
+            scope[ARMED_KEY] = armed.id
+            await asyncio.sleep(self.armed.delay(armed))
+            return {**armed.prefer, **_fault_preferences(armed.fault)}
+        drawn = self.faults.draw()
+        return _fault_preferences(drawn) if drawn is not None else None
+
+    async def _forced(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        prefer: dict[str, str],
+        quota: Quota,
+        fields: list[tuple[bytes, bytes]],
+    ) -> None:
+        """A forced answer: the documented response asked for, or a fault mangling it."""
+        fault = None
+        if "fault" in prefer:
+            try:
+                fault = Fault.parse(prefer["fault"], prefer.get("duration"))
+            except ValueError as error:
+                raise PreferError(f"Prefer: {error}.") from None
+        status, body = self.forced.choose(prefer)
+        if status == 429:
+            fields = self.limiter.headers(self._forced_429(quota))
+        raw = json.dumps(body).encode()
+        if fault is None:
+            await send_json(send, status, raw, fields)
+        else:
+            await play(fault, scope, receive, send, status=status, body=raw, headers=fields)
 
     def _forced_429(self, quota: Quota) -> Quota:
         window = self.limiter.window

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import time
 from collections import deque
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import InvalidRequest
+from .arming import ARMED_KEY
+from .faults import FAULT_KEY
 from .json_input import parse_json_body
 
 BODY_LIMIT = 16 * 1024
 DEFAULT_SIZE = 500
+# A live reader that falls this far behind is dropped; it reconnects with ?after=.
+SUBSCRIBER_BACKLOG = 1000
 
 
 def _body(raw: bytes) -> dict[str, Any]:
@@ -52,19 +59,48 @@ def _readable(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 class Journal:
-    """The last ``size`` exchanges, newest first; memory is bounded by size and BODY_LIMIT."""
+    """The last ``size`` exchanges, newest first; memory is bounded by size and BODY_LIMIT.
+
+    Live readers (the dashboard's stream) subscribe to a queue; an exchange is made
+    readable once, for all of them, and only when there is one.
+    """
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._entries: deque[dict[str, Any]] = deque(maxlen=size)
         self._ids = itertools.count(1)
+        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
 
     def record(self, entry: dict[str, Any]) -> None:
         """Keep an exchange; its bodies and headers stay raw until someone reads them."""
         entry["id"] = next(self._ids)
         self._entries.appendleft(entry)
+        if self._subscribers:
+            readable = _readable(entry)
+            for queue in list(self._subscribers):
+                try:
+                    queue.put_nowait(readable)
+                except asyncio.QueueFull:
+                    self._subscribers.discard(queue)
+                    queue.get_nowait()
+                    queue.put_nowait(None)  # the reader sees the end of its stream
 
     def recent(self, limit: int) -> list[dict[str, Any]]:
         return [_readable(entry) for entry in itertools.islice(self._entries, limit)]
+
+    def after(self, entry_id: int) -> list[dict[str, Any]]:
+        """The exchanges kept that are newer than ``entry_id``, oldest first."""
+        newer = itertools.takewhile(lambda entry: entry["id"] > entry_id, self._entries)
+        return [_readable(entry) for entry in reversed(list(newer))]
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[dict[str, Any] | None]]:
+        """A queue of every exchange recorded from now on; None when the reader fell behind."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -103,7 +139,7 @@ class JournalMiddleware:
         async def replaying_receive() -> Message:
             return next(replay, None) or await receive()
 
-        response: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+        response: dict[str, Any] = {"status": None, "headers": [], "body": []}
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -117,6 +153,13 @@ class JournalMiddleware:
             await self.app(scope, replaying_receive, recording_send)
         finally:
             client = scope.get("client")
+            fault = scope.get(FAULT_KEY)
+            status = response["status"]
+            if status is None:  # nothing sent: a fault below HTTP, or a crash (a 500)
+                status = 0 if fault else 500
+            marks = {"fault": fault} if fault else {}
+            if ARMED_KEY in scope:
+                marks["armed"] = scope[ARMED_KEY]
             self.journal.record(
                 {
                     "time": arrived,
@@ -124,7 +167,8 @@ class JournalMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "query": scope.get("query_string", b"").decode("latin-1"),
-                    "status": response["status"],
+                    "status": status,
+                    **marks,
                     "durationMs": round((time.perf_counter() - started) * 1000, 2),
                     "request": (scope.get("headers", []), b"".join(request_body)[: BODY_LIMIT + 1]),
                     "response": (response["headers"], b"".join(response["body"])[: BODY_LIMIT + 1]),

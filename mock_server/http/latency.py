@@ -13,7 +13,7 @@ from .prefer import preferences
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)(ms|s)?\s*(?:-\s*(\d+(?:\.\d+)?)(ms|s)?\s*)?$")
 
 
-def parse_latency(text: str) -> tuple[float, float]:
+def parse_latency(text: str, maximum: float = 60) -> tuple[float, float]:
     """``200ms`` -> (0.2, 0.2); ``100ms-500ms`` -> (0.1, 0.5); ``1s``; plain numbers are ms."""
     match = _LATENCY.match(text)
     if not match:
@@ -24,8 +24,8 @@ def parse_latency(text: str) -> tuple[float, float]:
 
     low = seconds(match[1], match[2])
     high = seconds(match[3], match[4] or match[2]) if match[3] else low
-    if high < low or high > 60:
-        raise ValueError(f"{text!r}: the range must be ascending and at most 60s")
+    if high < low or high > maximum:
+        raise ValueError(f"{text!r}: the range must be ascending and at most {maximum:g}s")
     return low, high
 
 

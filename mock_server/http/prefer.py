@@ -65,16 +65,30 @@ class ForcedResponses:
 
     @staticmethod
     def wanted(prefer: dict[str, str]) -> bool:
-        return bool({"code", "example", "dynamic"} & prefer.keys())
+        return bool({"code", "example", "dynamic", "fault"} & prefer.keys())
 
-    def choose(self, prefer: dict[str, str]) -> tuple[int, Any]:
+    def check(self, prefer: dict[str, str], source: str = "Prefer: ") -> None:
+        """Raise PreferError unless the preferences name a documented response."""
+        self._pick(prefer, source)
+
+    def choose(self, prefer: dict[str, str], source: str = "Prefer: ") -> tuple[int, Any]:
         """The status and body the preferences ask for."""
+        status, example = self._pick(prefer, source)
+        response = self.responses[status]
+        if example is not None:
+            return status, response.examples[example]
+        if prefer.get("dynamic", "").lower() == "true" or not response.examples:
+            return status, self.dynamic.response(response.schema, response.examples)
+        return status, next(iter(response.examples.values()))
+
+    def _pick(self, prefer: dict[str, str], source: str) -> tuple[int, str | None]:
+        """The documented status, and the example's name when one is asked for."""
         codes = ", ".join(str(code) for code in sorted(self.responses))
         status: int | None = None
         if "code" in prefer:
             if not prefer["code"].isdigit() or int(prefer["code"]) not in self.responses:
                 raise PreferError(
-                    f"Prefer: code={prefer['code']} is not a documented response of this"
+                    f"{source}code={prefer['code']} is not a documented response of this"
                     f" operation; choose one of {codes}."
                 )
             status = int(prefer["code"])
@@ -83,17 +97,12 @@ class ForcedResponses:
             candidates = [self.responses[status]] if status else list(self.responses.values())
             for response in candidates:
                 if name in response.examples:
-                    return response.status, response.examples[name]
+                    return response.status, name
             choices = ", ".join(n for r in candidates for n in r.examples)
             where = f" of code {status}" if status else ""
             raise PreferError(
-                f"Prefer: example={name} is not an example{where}; choose one of {choices}."
+                f"{source}example={name} is not an example{where}; choose one of {choices}."
             )
         if status is None:
             status = min(code for code in self.responses if 200 <= code < 300)
-        response = self.responses[status]
-        if prefer.get("dynamic", "").lower() == "true":
-            return status, self.dynamic.response(response.schema, response.examples)
-        if response.examples:
-            return status, next(iter(response.examples.values()))
-        return status, self.dynamic.response(response.schema, response.examples)
+        return status, None
