@@ -24,7 +24,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import InvalidRequest, NotFound
+from ..errors import InvalidRequest, MethodNotAllowed, NotFound
 from .journal import Journal
 from .responses import send_error
 
@@ -48,8 +48,13 @@ DEFAULT_STREAM_SECONDS = 300
 MAX_STREAM_SECONDS = 3600
 
 
-def _asset(name: str) -> bytes:
-    return files("mock_server").joinpath("dashboard", name).read_bytes()
+PAGE = "index.html"
+
+
+def _read_files() -> dict[str, bytes]:
+    """The page and its assets, read once at start-up: a broken install fails there."""
+    folder = files("mock_server").joinpath("dashboard")
+    return {name: folder.joinpath(name).read_bytes() for name in (PAGE, *ASSETS)}
 
 
 def _int_param(query: QueryParams, name: str, low: int, high: int) -> int | None:
@@ -75,6 +80,7 @@ class Dashboard:
         self.app = app
         self.prefix = prefix
         self.journal = journal
+        self.files = _read_files()
         self.stream_path = prefix + "/requests/stream"
         self.asset_prefix = prefix + "/dashboard/"
 
@@ -83,7 +89,7 @@ class Dashboard:
         if path == self.prefix:
             await self._redirect(scope, send)
         elif path == self.prefix + "/":
-            await self._file(scope, send, "index.html", b"text/html; charset=utf-8")
+            await self._file(scope, send, PAGE, b"text/html; charset=utf-8")
         elif path.startswith(self.asset_prefix):
             name = path[len(self.asset_prefix) :]
             if name in ASSETS:
@@ -107,9 +113,12 @@ class Dashboard:
 
     async def _file(self, scope: Scope, send: Send, name: str, content_type: bytes) -> None:
         if scope["method"] not in ("GET", "HEAD"):
-            await send_error(send, InvalidRequest("The dashboard's files answer GET only."))
+            error = MethodNotAllowed(
+                "The dashboard's files answer GET and HEAD only.", headers={"Allow": "GET, HEAD"}
+            )
+            await send_error(send, error)
             return
-        body = _asset(name)
+        body = self.files[name]
         headers = [
             (b"content-type", content_type),
             (b"content-length", str(len(body)).encode()),
@@ -159,7 +168,7 @@ class Dashboard:
                     )
                     if not getting.done():
                         getting.cancel()
-                        if not gone.done():
+                        if not gone.done() and loop.time() < deadline:
                             await send(_chunk(b": keep-alive\n\n"))
                         continue
                     entry = getting.result()

@@ -8,12 +8,8 @@ make this work.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
@@ -70,41 +66,6 @@ try {
 def fetch_sample() -> str:
     operation = load_spec()["paths"]["/api/public/scheduling/{userSlug}/{eventSlug}/book"]["post"]
     return next(s["source"] for s in operation["x-codeSamples"] if s["lang"] == "JavaScript")
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        pytest.skip(
-            "Chromium cannot run here: Debian's chromium and chromium-driver packages are not"
-            " installed (.ci/run installs them)"
-        )
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    with tempfile.TemporaryDirectory() as profile:
-        for flag in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-        ):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(
-            options=options, service=webdriver.ChromeService(executable_path=chromedriver)
-        )
-        try:
-            yield driver
-        finally:
-            driver.quit()
 
 
 def test_page_on_another_origin_books_and_reads_retry_after(browser):

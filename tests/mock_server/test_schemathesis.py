@@ -73,12 +73,25 @@ admin_schema.config.generation.update(
 )
 
 
+@pytest.fixture(scope="module")
+def control_reference() -> Iterator[str]:
+    # Its own server: fuzzed arming must not answer the booking operation's fuzzing.
+    with serve_app(create_app(Settings(rate_limit="100000/minute"))) as base_url:
+        yield base_url
+
+
 @admin_schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_every_control_api_response_conforms_to_its_spec(case, reference):
+def test_every_control_api_response_conforms_to_its_spec(case, control_reference):
+    if case.path == "/requests/stream":
+        query = case.query if isinstance(case.query, dict) else {}
+        seconds = query.get("seconds")
+        if seconds is None or (isinstance(seconds, int) and seconds > 1):
+            query["seconds"] = 1  # the stream stays open that long; keep the run short
+        case.query = query
     # Schema-valid calls may still be refused (a range too long, an unknown booking id).
     response = case.call_and_validate(
-        base_url=reference + "/__admin",
+        base_url=control_reference + "/__admin",
         excluded_checks=[schemathesis.checks.positive_data_acceptance],
     )
     assert response.status_code < 500

@@ -1,0 +1,44 @@
+"""Fixtures of the mock's browser tests: headless Chromium from Debian's packages."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        pytest.skip(
+            "Chromium cannot run here: Debian's chromium and chromium-driver packages are not"
+            " installed (.ci/run installs them)"
+        )
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    with tempfile.TemporaryDirectory() as profile:
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(
+            options=options, service=webdriver.ChromeService(executable_path=chromedriver)
+        )
+        try:
+            yield driver
+        finally:
+            driver.quit()
