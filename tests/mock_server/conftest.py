@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Where a test leaves what a person may want to see (screenshots): $TEST_ARTIFACTS, or
+    the test's temporary directory. ``TEST_ARTIFACTS=docs`` refreshes the README's pictures."""
+    folder = Path(os.environ.get("TEST_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture
@@ -35,6 +46,8 @@ def browser() -> Iterator[object]:
             f"--user-data-dir={profile}",
         ):
             options.add_argument(flag)
+        # The console, for tests that assert a page logs no error.
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(
             options=options, service=webdriver.ChromeService(executable_path=chromedriver)
         )
