@@ -10,7 +10,8 @@ that allows nothing but this origin, and no framing.
 ``GET /__admin/requests/stream`` is the journal as server-sent events: with
 ``?after=<id>``, first the exchanges kept that are newer than that id, then each new
 one as it is recorded. The stream ends after ``seconds`` (a client reconnects with
-the last id it saw), or when its reader falls behind by a thousand exchanges.
+the last id it saw; 0 sends the replay alone), or when its reader falls a thousand
+exchanges behind.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class Dashboard:
         try:
             query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
             after = _int_param(query, "after", 0, 10**12)
-            seconds = _int_param(query, "seconds", 1, MAX_STREAM_SECONDS)
+            seconds = _int_param(query, "seconds", 0, MAX_STREAM_SECONDS)
         except InvalidRequest as error:
             await send_error(send, error)
             return
@@ -147,7 +148,7 @@ class Dashboard:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (seconds or DEFAULT_STREAM_SECONDS)
+        deadline = loop.time() + (DEFAULT_STREAM_SECONDS if seconds is None else seconds)
         gone = asyncio.ensure_future(_disconnected(receive))
         try:
             with self.journal.subscribe() as queue:

@@ -108,6 +108,12 @@ def test_the_stream_replays_entries_after_an_id_then_ends_after_its_seconds(mock
     assert replayed[0]["method"] == "POST" and replayed[0]["path"] == BOOK
 
 
+def test_the_stream_with_zero_seconds_sends_the_replay_and_ends(mock):
+    httpx.post(mock + BOOK, json=body())
+    response = httpx.get(f"{mock}/__admin/requests/stream", params={"after": 0, "seconds": 0})
+    assert [e["method"] for e in _events(response.text)] == ["POST"]
+
+
 def test_the_stream_sends_each_exchange_as_it_is_recorded(mock):
     received: list[str] = []
 
@@ -133,7 +139,7 @@ def test_the_stream_sends_each_exchange_as_it_is_recorded(mock):
     reader.join(timeout=10)
 
 
-@pytest.mark.parametrize("query", ["after=x", "after=-1", "seconds=0", "seconds=3601", "after=1e3"])
+@pytest.mark.parametrize("query", ["after=x", "after=-1", "seconds=-1", "seconds=3601", "after=1e3"])
 def test_the_stream_refuses_bad_parameters_with_400(mock, query):
     response = httpx.get(f"{mock}/__admin/requests/stream?{query}")
     assert response.status_code == 400
