@@ -447,7 +447,8 @@ function journalRow(entry) {
   const query = entry.query ? (String(entry.query).startsWith("?") ? entry.query : `?${entry.query}`) : "";
   const status = el("span", { className: `status ${statusClass(entry)}` },
     entry.status ? String(entry.status) : "—",
-    entry.fault ? el("span", { className: "badge fault" }, entry.fault) : null);
+    entry.fault ? el("span", { className: "badge fault" }, entry.fault) : null,
+    entry.armed ? el("span", { className: "badge armed-by", title: "answered by an armed answer" }, entry.armed) : null);
   const summary = el("div", { className: "summary", tabIndex: 0, role: "button", "aria-expanded": "false" },
     el("span", { className: "mono", title: entry.time }, clockTime(entry.time)),
     el("span", { className: "mono" }, entry.client ?? ""),

@@ -221,7 +221,11 @@ class BookOperation:
                 raise PreferError(f"Prefer: {error}.") from None
         status, body = self.forced.choose(prefer)
         if status == 429:
-            fields = self.limiter.headers(self._forced_429(quota))
+            forced_quota = self._forced_429(quota)
+            fields = self.limiter.headers(forced_quota)
+            if "example" not in prefer and prefer.get("dynamic", "").lower() != "true":
+                # The spec's example names its own wait; the page reads the one sent.
+                body = RateLimited(forced_quota.retry_after).body()
         raw = json.dumps(body).encode()
         if fault is None:
             await send_json(send, status, raw, fields)

@@ -68,7 +68,8 @@ def test_reset(client, only, bookings_left, journal_left):
     book(client)
     client.put("/__admin/clock", json={"advanceSeconds": 60})
     result = client.post("/__admin/reset", params={"only": only} if only else None).json()
-    assert set(result["reset"]) == set(only or ["bookings", "rateLimits", "journal", "clock"])
+    everything = ["bookings", "rateLimits", "journal", "clock", "armed"]
+    assert set(result["reset"]) == set(only or everything)
     assert len(client.get("/__admin/bookings").json()["bookings"]) == bookings_left
     assert len(client.get("/__admin/requests").json()["requests"]) == journal_left
     clock = client.get("/__admin/clock").json()["now"]

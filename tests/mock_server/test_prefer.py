@@ -48,10 +48,17 @@ def test_prefer_code_returns_that_status_with_its_example(client):
 def test_prefer_code_429_carries_retry_after_and_ratelimit_fields(client):
     response = forced(client, "code=429")
     assert_error(response, 429)
-    assert response.json() == example(429, "rateLimited")
     assert response.headers["Retry-After"] == "60"
     assert response.headers["RateLimit"] == '"per-ip";r=0;t=60'
     assert response.headers["RateLimit-Policy"] == '"per-ip";q=1000;w=60'
+
+
+def test_prefer_code_429_says_in_its_body_the_wait_its_retry_after_names(client):
+    response = forced(client, "code=429")
+    assert response.json() == {"error": "Rate limit exceeded. Retry in 60 seconds."}
+    # A named example is given as written.
+    named = forced(client, "example=rateLimited")
+    assert named.json() == example(429, "rateLimited")
 
 
 def test_prefer_example_returns_the_named_example(client):
