@@ -139,7 +139,9 @@ def test_the_stream_sends_each_exchange_as_it_is_recorded(mock):
     reader.join(timeout=10)
 
 
-@pytest.mark.parametrize("query", ["after=x", "after=-1", "seconds=-1", "seconds=3601", "after=1e3"])
+@pytest.mark.parametrize(
+    "query", ["after=x", "after=-1", "seconds=-1", "seconds=3601", "after=1e3"]
+)
 def test_the_stream_refuses_bad_parameters_with_400(mock, query):
     response = httpx.get(f"{mock}/__admin/requests/stream?{query}")
     assert response.status_code == 400
