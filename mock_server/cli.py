@@ -311,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         "access_log": False,
         "proxy_headers": False,  # the app applies --forwarded-allow-ips itself
         "server_header": False,
+        # An open journal stream (the dashboard) would hold Ctrl-C for minutes otherwise.
+        "timeout_graceful_shutdown": 3,
     }
     if args.workers > 1:
         # Workers are new processes: they rebuild the app from the same arguments.

@@ -38,7 +38,12 @@ def serve_app(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     port = sock.getsockname()[1]
     # As booking-mock does: the app applies --forwarded-allow-ips itself, uvicorn must not.
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", proxy_headers=False
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+        timeout_graceful_shutdown=2,  # as booking-mock: an open stream does not hold the stop
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

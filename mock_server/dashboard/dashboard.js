@@ -507,6 +507,20 @@ function remember(entry) {
   return true;
 }
 
+let instance = null;
+
+/** A new mock process numbers its journal from 1 again: forget the old one's ids and rows. */
+function meetInstance(hello) {
+  const known = instance;
+  instance = hello.instance;
+  if (known === null || known === instance) return;
+  seen.clear();
+  lastId = 0;
+  pending = [];
+  $("journal").replaceChildren();
+  loadJournal();
+}
+
 function receive(entry) {
   if (!remember(entry)) return;
   if (paused) {
@@ -597,6 +611,10 @@ async function readStream(signal) {
   setLive(true);
   streamConnected = true;
   const feed = sseParser((event) => {
+    if (event.type === "hello") {
+      meetInstance(JSON.parse(event.data));
+      return;
+    }
     if (event.type !== "request" && event.type !== "message") return;
     try {
       receive(JSON.parse(event.data));

@@ -10,6 +10,8 @@ Three locks, checked in this order:
   is listed with ``--admin-cors-origins``: a page elsewhere can neither read the journal
   nor send a "simple" POST that needs no preflight. The mock's own pages (the Swagger
   UI) are same-origin and pass.
+- **No framing**: every answer of ``/__admin`` and the docs says ``X-Frame-Options: DENY``
+  and ``frame-ancestors 'none'``, so no page elsewhere can clickjack their buttons.
 - **Token**: with ``--admin-token``, ``Authorization: Bearer <token>``; without one on a
   non-loopback address, the control API is off. The dashboard's page and its assets
   hold no data and load without it (a browser cannot add the header to a navigation);
@@ -24,7 +26,7 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import BookingError, Forbidden, NotFound, Unauthorized
 from .responses import send_error
@@ -74,6 +76,26 @@ def _is_protected(path: str, prefix: str) -> bool:
     return any(path == docs or path.startswith(docs + "/") for docs in DOCS_PATHS)
 
 
+_NO_FRAMING = [
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+]
+
+
+def _unframeable(send: Send) -> Send:
+    """No page elsewhere may frame the control plane's pages (clickjacking its buttons)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [field for field in _NO_FRAMING if field[0] not in present]
+            if extra:
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
+
+
 class AdminGuard:
     def __init__(
         self,
@@ -105,7 +127,7 @@ class AdminGuard:
         if error is not None:
             await send_error(send, error)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, _unframeable(send))
 
     def _host_error(self, headers: Headers, scope: Scope) -> BookingError | None:
         host = headers.get("host")

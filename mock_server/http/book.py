@@ -42,7 +42,7 @@ from ..errors import (
 )
 from ..ratelimit import Quota, RateLimiter
 from .arming import ARMED_KEY, ArmedResponses
-from .faults import Fault, RandomFaults, play
+from .faults import TRANSPORT_KEY, Fault, RandomFaults, play
 from .json_input import media_type, parse_json_body
 from .prefer import ForcedResponses, documented_responses, preferences
 from .responses import send_error, send_json, to_booking_error
@@ -51,12 +51,6 @@ from .wire import booking_json, booking_request
 
 OPERATION_ID = "bookSlot"
 PATH_PARAMETERS = ("userSlug", "eventSlug")
-
-
-def _fault_preferences(fault: Fault | None) -> dict[str, str]:
-    if fault is None:
-        return {}
-    return {"fault": fault.kind, "duration": f"{fault.duration}s"}
 
 
 class SpecMismatch(ValueError):
@@ -178,11 +172,11 @@ class BookOperation:
                 unquote(match["userSlug"]), unquote(match["eventSlug"])
             )
             user_slug, event_slug = host.slug, event_type.slug
-            prefer = preferences(scope)
-            if not self.forced.wanted(prefer):
-                prefer = await self._armed_or_random(scope, user_slug, event_slug)
-            if prefer is not None:
-                await self._forced(scope, receive, send, prefer, quota, fields)
+            forced = self._forced_answer(scope)
+            if forced is None:
+                forced = await self._armed_or_random(scope, user_slug, event_slug)
+            if forced is not None:
+                await self._forced(scope, receive, send, *forced, quota, fields)
                 return
             request = booking_request(await self._body(scope, receive))  # rule 3
             booking = await self.service.book(host, event_type, request)  # rules 4 to 10
@@ -191,17 +185,31 @@ class BookOperation:
             return
         await send_json(send, 201, json.dumps(booking_json(booking)).encode(), fields)
 
+    @staticmethod
+    def _forced_answer(scope: Scope) -> tuple[dict[str, str], Fault | None] | None:
+        """What the request's own Prefer header forces, if anything."""
+        prefer = preferences(scope)
+        if not ForcedResponses.wanted(prefer):
+            return None
+        try:
+            fault = (
+                Fault.parse(prefer["fault"], prefer.get("duration")) if "fault" in prefer else None
+            )
+        except ValueError as error:
+            raise PreferError(f"Prefer: {error}.") from None
+        return prefer, fault
+
     async def _armed_or_random(
         self, scope: Scope, user_slug: str, event_slug: str
-    ) -> dict[str, str] | None:
-        """The preferences of an armed answer (after its latency), or of a --faults draw."""
+    ) -> tuple[dict[str, str], Fault | None] | None:
+        """An armed answer (after its latency), or a --faults draw, if any."""
         armed = self.armed.take(user_slug, event_slug, client_ip(scope))
         if armed is not None:
             scope[ARMED_KEY] = armed.id
             await asyncio.sleep(self.armed.delay(armed))
-            return {**armed.prefer, **_fault_preferences(armed.fault)}
+            return armed.prefer, armed.fault
         drawn = self.faults.draw()
-        return _fault_preferences(drawn) if drawn is not None else None
+        return ({}, drawn) if drawn is not None else None
 
     async def _forced(
         self,
@@ -209,16 +217,16 @@ class BookOperation:
         receive: Receive,
         send: Send,
         prefer: dict[str, str],
+        fault: Fault | None,
         quota: Quota,
         fields: list[tuple[bytes, bytes]],
     ) -> None:
         """A forced answer: the documented response asked for, or a fault mangling it."""
-        fault = None
-        if "fault" in prefer:
-            try:
-                fault = Fault.parse(prefer["fault"], prefer.get("duration"))
-            except ValueError as error:
-                raise PreferError(f"Prefer: {error}.") from None
+        if fault is not None and fault.needs_connection and TRANSPORT_KEY not in scope:
+            raise PreferError(
+                f"fault={fault.kind} needs the connection itself, which this server does not"
+                " expose to the app; run booking-mock (uvicorn)."
+            )
         status, body = self.forced.choose(prefer)
         if status == 429:
             forced_quota = self._forced_429(quota)

@@ -7,9 +7,10 @@ else. It sits behind AdminGuard: loopback ``Host`` names only, same origin only;
 and the page sends it with every call. They are served with a Content-Security-Policy
 that allows nothing but this origin, and no framing.
 
-``GET /__admin/requests/stream`` is the journal as server-sent events: with
-``?after=<id>``, first the exchanges kept that are newer than that id, then each new
-one as it is recorded. The stream ends after ``seconds`` (a client reconnects with
+``GET /__admin/requests/stream`` is the journal as server-sent events: a ``hello``
+naming this process (ids start again in a new one) and the last id recorded; with
+``?after=<id>``, the exchanges kept that are newer than that id; then each new one as
+it is recorded. The stream ends after ``seconds`` (a client reconnects with
 the last id it saw; 0 sends the replay alone), or when its reader falls a thousand
 exchanges behind.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from importlib.resources import files
 from typing import Any
 
@@ -82,6 +84,9 @@ class Dashboard:
         self.prefix = prefix
         self.journal = journal
         self.files = _read_files()
+        # Ids start again at 1 in a new process: a reader that sees another instance
+        # knows its last id means nothing here.
+        self.instance = uuid.uuid4().hex
         self.stream_path = prefix + "/requests/stream"
         self.asset_prefix = prefix + "/dashboard/"
 
@@ -131,7 +136,7 @@ class Dashboard:
         )
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "GET":
+        if scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)  # Connexion's 405 with Allow
             return
         try:
@@ -147,13 +152,17 @@ class Dashboard:
             (b"x-accel-buffering", b"no"),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (DEFAULT_STREAM_SECONDS if seconds is None else seconds)
         gone = asyncio.ensure_future(_disconnected(receive))
         try:
             with self.journal.subscribe() as queue:
                 last = -1
-                await send(_chunk(b": stream of /__admin/requests\n\n"))
+                hello = {"instance": self.instance, "lastId": self.journal.last_id}
+                await send(_chunk(f"event: hello\ndata: {json.dumps(hello)}\n\n".encode()))
                 for entry in self.journal.after(after) if after is not None else []:
                     await send(_chunk(_event(entry)))
                     last = entry["id"]

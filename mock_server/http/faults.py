@@ -14,15 +14,14 @@ toward the rate limit. The kinds, and what a client sees:
   (then the connection closes, as empty-response).
 
 Faults below HTTP need the connection itself: ``ExposeTransport``, outermost, finds
-the asyncio transport behind uvicorn's ``send`` and puts it in the scope. Under a server
-that exposes none (an in-process test client), those kinds close nothing and send no
-response, which that server reports in its own way.
+the transport behind uvicorn's ``send`` and puts it in the scope. Under a server that
+exposes none (an in-process test client), the book operation refuses every kind but
+slow-body with a 400 that says so, before anything is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import socket
 import struct
@@ -51,10 +50,19 @@ FAULT_KEY = "mock_server.fault"  # the journal and the access log read it
 MALFORMED = b"\x16\x03\x01\x02\x00 this is not HTTP \xff\xfe\r\n\x00\r\n\r\n"
 
 
+# All but slow-body end by closing the connection under the response.
+NEEDS_CONNECTION = {"connection-reset", "empty-response", "malformed", "partial-body", "timeout"}
+
+
 @dataclass(frozen=True)
 class Fault:
     kind: str
     duration: float  # seconds; slow-body and timeout use it
+
+    @property
+    def needs_connection(self) -> bool:
+        """Played on the connection itself, which only the server can give."""
+        return self.kind in NEEDS_CONNECTION
 
     @classmethod
     def parse(cls, kind: str, duration: str | None = None) -> Fault:
@@ -120,15 +128,18 @@ class ExposeTransport:
         await self.app(scope, receive, send)
 
 
-async def _until_disconnect(receive: Receive, seconds: float) -> None:
-    """Wait, at most ``seconds``, for the client to go away."""
+async def _until_disconnect(receive: Receive, seconds: float) -> bool:
+    """Wait, at most ``seconds``, for the client to go away; True if it did."""
 
     async def disconnected() -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
 
-    with contextlib.suppress(TimeoutError):
+    try:
         await asyncio.wait_for(disconnected(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _reset(transport: asyncio.Transport) -> None:
@@ -170,7 +181,8 @@ async def play(
         chunks = [body[i : i + step] for i in range(0, len(body), step)] or [b""]
         pause = fault.duration / len(chunks)
         for chunk in chunks:
-            await asyncio.sleep(pause)
+            if await _until_disconnect(receive, pause):
+                return  # the client left: nothing more to dribble
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return

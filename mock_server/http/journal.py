@@ -84,6 +84,11 @@ class Journal:
                     queue.get_nowait()
                     queue.put_nowait(None)  # the reader sees the end of its stream
 
+    @property
+    def last_id(self) -> int:
+        """The id of the newest exchange kept, 0 when there is none."""
+        return self._entries[0]["id"] if self._entries else 0
+
     def recent(self, limit: int) -> list[dict[str, Any]]:
         return [_readable(entry) for entry in itertools.islice(self._entries, limit)]
 

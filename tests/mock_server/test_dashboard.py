@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from tests.mock_server.test_rules import body
+from tests.servers import free_port, start_process
 
 BOOK = "/api/public/scheduling/jane-doe/30min-call/book"
 
@@ -48,8 +50,9 @@ def test_admin_without_a_slash_redirects_to_the_page(mock):
 
 
 def test_an_unknown_asset_is_404_and_a_post_to_the_page_405(mock):
-    missing = httpx.get(f"{mock}/__admin/dashboard/../admin.py")
+    missing = httpx.get(f"{mock}/__admin/dashboard/nope.js")
     assert missing.status_code == 404
+    assert "nope.js" in missing.json()["error"]
     assert missing.json()["error"]
     posted = httpx.post(f"{mock}/__admin/")
     assert posted.status_code == 405
@@ -71,12 +74,28 @@ def test_the_page_answers_loopback_host_names_only(mock):
     assert response.status_code == 403
 
 
-def test_a_page_elsewhere_cannot_follow_the_stream_or_arm(mock):
-    foreign = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"},  # no Origin
+        {"Host": "evil.example"},  # DNS rebinding
+    ],
+    ids=["cross-origin", "no-cors", "rebinding"],
+)
+def test_a_page_elsewhere_cannot_follow_the_stream_or_arm(mock, foreign):
     assert httpx.get(f"{mock}/__admin/requests/stream", headers=foreign).status_code == 403
     armed = httpx.post(f"{mock}/__admin/arm", headers=foreign, json={"respond": {"code": 429}})
     assert armed.status_code == 403
     assert httpx.get(f"{mock}/__admin/arm").json()["armed"] == []
+
+
+@pytest.mark.parametrize("path", ["/__admin/", "/__admin/ui/", "/ui/", "/__admin/clock"])
+def test_no_page_elsewhere_may_frame_the_control_plane(mock, path):
+    response = httpx.get(mock + path)
+    assert response.status_code == 200
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
 def _events(text: str) -> list[dict[str, Any]]:
@@ -85,8 +104,7 @@ def _events(text: str) -> list[dict[str, Any]]:
         fields = dict(
             line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":")
         )
-        if fields:
-            assert fields["event"] == "request"
+        if fields and fields["event"] == "request":
             entry = json.loads(fields["data"])
             assert int(fields["id"]) == entry["id"]
             events.append(entry)
@@ -106,6 +124,29 @@ def test_the_stream_replays_entries_after_an_id_then_ends_after_its_seconds(mock
     replayed = _events(response.text)
     assert [e["id"] for e in replayed] == [oldest + 1, oldest + 2]
     assert replayed[0]["method"] == "POST" and replayed[0]["path"] == BOOK
+
+
+def test_the_stream_opens_with_a_hello_naming_the_process_and_its_last_id(start_server):
+    first, second = start_server(), start_server()
+    httpx.post(first + BOOK, json=body())
+
+    def hello(base_url: str) -> dict[str, Any]:
+        text = httpx.get(f"{base_url}/__admin/requests/stream", params={"seconds": 0}).text
+        block = text.split("\n\n")[0].splitlines()
+        assert block[0] == "event: hello"
+        return json.loads(block[1].removeprefix("data: "))
+
+    one, other = hello(first), hello(second)
+    assert one["lastId"] == 1 and other["lastId"] == 0
+    assert one["instance"] != other["instance"]
+    assert hello(first)["instance"] == one["instance"]
+
+
+def test_head_on_the_stream_answers_its_headers_only(mock):
+    response = httpx.head(f"{mock}/__admin/requests/stream")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.content == b""
 
 
 def test_the_stream_with_zero_seconds_sends_the_replay_and_ends(mock):
@@ -131,9 +172,9 @@ def test_the_stream_sends_each_exchange_as_it_is_recorded(mock):
         time.sleep(0.02)
     booked = httpx.post(mock + BOOK, json=body())
     deadline = time.monotonic() + 5
-    while not any(line.startswith("data:") for line in received) and time.monotonic() < deadline:
+    while "event: request" not in received and time.monotonic() < deadline:
         time.sleep(0.02)
-    seen = [json.loads(line[6:]) for line in received if line.startswith("data: ")]
+    seen = _events("\n".join(received) + "\n\n")
     assert seen and seen[0]["status"] == 201
     assert seen[0]["response"]["body"]["id"] == booked.json()["id"]
     reader.join(timeout=10)
@@ -177,3 +218,25 @@ def test_hosts_list_the_event_types_a_slot_query_takes(mock):
     assert slots.status_code == 200
     assert slots.json()["durationMinutes"] == event["durationMinutes"]
     assert len(httpx.get(f"{mock}/__admin/hosts", params={"limit": 1}).json()["hosts"]) == 1
+
+
+def test_booking_mock_stops_promptly_with_a_stream_open():
+    port = free_port()
+    with start_process([], port) as served:
+        ended: list[str] = []
+
+        def follow() -> None:
+            try:
+                httpx.get(f"{served.url}/__admin/requests/stream", timeout=30)
+            except httpx.HTTPError as error:  # the stop cuts the stream short
+                ended.append(type(error).__name__)
+
+        reader = threading.Thread(target=follow, daemon=True)
+        reader.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        served.process.send_signal(signal.SIGINT)
+        served.process.wait(timeout=15)
+        assert time.monotonic() - started < 8
+        reader.join(timeout=5)
+        assert ended == ["RemoteProtocolError"]
