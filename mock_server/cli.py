@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     admin = "off (non-loopback address; see --admin-token)"
     if settings.admin_enabled:
         admin = f"http://{args.host}:{args.port}/__admin/ui/"
+        admin += f"  dashboard: http://{args.host}:{args.port}/__admin/"
         admin += " (bearer token)" if settings.admin_token else ""
     clock = args.clock.strftime("%Y-%m-%dT%H:%M:%SZ") if args.clock else "real time"
     if args.clock and args.freeze:
