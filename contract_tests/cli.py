@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Judge a booking API server against the contract: the OpenAPI document,"
         " the behaviour rules and the rate limit. Exit code 0 when it keeps the contract,"
         " 1 otherwise.",
-        epilog="Arguments after -- go to pytest as they are (e.g. -- -x -v).",
+        epilog="Arguments after -- go to pytest as they are (e.g. -- -x -v)."
+        " `booking-contract watch --upstream URL` judges live traffic instead (see its --help).",
     )
     parser.add_argument("--base-url", required=True, metavar="URL", help="the server to judge")
     parser.add_argument(
@@ -135,21 +136,32 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     return out + list(args.pytest_args)
 
 
+def _missing_message(missing: list[str]) -> str:
+    return (
+        f"booking-contract: {', '.join(missing)} not installed; install"
+        " booking-api-toolkit[contract] (pip install 'booking-api-toolkit[contract]',"
+        " or pip install '.[contract]' in a checkout)"
+    )
+
+
 def missing_extra() -> list[str]:
     return [name for name in EXTRA if find_spec(name) is None]
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    missing = missing_extra()
+    if argv[:1] == ["watch"]:
+        if missing:
+            print(_missing_message(missing), file=sys.stderr)
+            return 2
+        from .watch import main as watch
+
+        return watch(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    missing = missing_extra()
     if missing:
-        print(
-            f"booking-contract: {', '.join(missing)} not installed; install"
-            " booking-api-toolkit[contract] (pip install 'booking-api-toolkit[contract]',"
-            " or pip install '.[contract]' in a checkout)",
-            file=sys.stderr,
-        )
+        print(_missing_message(missing), file=sys.stderr)
         return 2
     # Say what is wrong with the profile or the limit before pytest starts.
     try:

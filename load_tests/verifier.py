@@ -35,7 +35,7 @@ import heapq
 import math
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -347,7 +347,8 @@ class Verifier:
     judgement waits, beyond the slowest response seen, for records that may still be
     on their way (more in distributed runs, where records arrive in batches).
     ``ratelimit_fields=False`` leaves the RateLimit fields unjudged, for a feeder that
-    does not pass them on.
+    does not pass them on. ``on_finding(violation, record, detail)`` hears of each
+    violation as it is found (a live watch prints them); the verdict counts them anyway.
     """
 
     def __init__(
@@ -358,6 +359,7 @@ class Verifier:
         tolerance: float = 0.05,
         slack: float = 1.0,
         ratelimit_fields: bool = True,
+        on_finding: Callable[[Violation, Record, str], None] | None = None,
     ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("the limit must be at least 1 request per a positive window")
@@ -366,6 +368,7 @@ class Verifier:
         self.tolerance = tolerance
         self.slack = slack
         self.ratelimit_fields = ratelimit_fields
+        self.on_finding = on_finding
         self._clients: dict[str, _Client] = {}
         self._pending: deque[_Refusal] = deque()
         self._low: deque[_LowRemaining] = deque()
@@ -963,6 +966,8 @@ class Verifier:
             self._findings[key] = Finding(violation, record.client, count, first)
         else:
             finding.count += count
+        if self.on_finding is not None:
+            self.on_finding(violation, record, detail)
 
     def _at(self, instant: float) -> str:
         return f"+{instant - self._start:.3f} s"
