@@ -32,8 +32,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def serve_app(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run an ASGI app with uvicorn in a thread; yields its base URL."""
+def serve_app(app: Any, host: str = "127.0.0.1", **config: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn in a thread; yields its base URL. ``config`` goes to
+    uvicorn.Config (server_header=False, say)."""
     sock = free_socket(host)
     port = sock.getsockname()[1]
     # As booking-mock does: the app applies --forwarded-allow-ips itself, uvicorn must not.
@@ -44,6 +45,7 @@ def serve_app(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
         lifespan="on",
         proxy_headers=False,
         timeout_graceful_shutdown=2,  # as booking-mock: an open stream does not hold the stop
+        **config,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

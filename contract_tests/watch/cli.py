@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,22 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from ..profile import ProfileError, load_profile, parse_rate_limit
 from .proxy import WatchingProxy
 from .session import WatchSession
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that Ctrl-C ends the watch with its verdict: uvicorn
+    itself re-raises the signal once it has stopped, which would end the process first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
 
 
 def _csv(text: str) -> list[str]:
@@ -73,7 +92,7 @@ async def watch(args: argparse.Namespace, **config: Any) -> int:
     app: Any = proxy
     if args.forwarded_allow_ips:
         app = ProxyHeadersMiddleware(proxy, trusted_hosts=args.forwarded_allow_ips)
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             app,
             host=args.host,
@@ -83,6 +102,9 @@ async def watch(args: argparse.Namespace, **config: Any) -> int:
             proxy_headers=False,  # --forwarded-allow-ips is applied above, or not at all
             lifespan="on",
             timeout_graceful_shutdown=5,
+            # The upstream's Date and Server pass through; the proxy adds neither.
+            server_header=False,
+            date_header=False,
             **config,
         )
     )

@@ -203,7 +203,9 @@ class WatchingProxy:
         source = client if self.same_source and client != "proxy" else None
         upstream = self._upstream_client(source)
         sent_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-        request = upstream.build_request(scope["method"], url, headers=sent_headers, content=body())
+        # Not client.build_request: that adds the client's defaults (Accept, User-Agent,
+        # Connection, cookies) to what the client sent.
+        request = httpx.Request(scope["method"], url, headers=sent_headers, content=body())
         sent, started = time.time(), time.monotonic()
         received = sent
         answered = bytearray()
