@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.mock_server.test_faults import journal
 from tests.mock_server.test_rules import body
 
 BOOK = "/api/public/scheduling/{user}/{event}/book"
@@ -128,7 +129,7 @@ def test_respond_with_a_fault(mock, admin):
     arm(admin, respond={"fault": "connection-reset"})
     with pytest.raises(httpx.ReadError):
         book(mock)
-    entry = admin.get("/requests").json()["requests"][0]
+    [entry] = journal(mock)
     assert entry["fault"] == "connection-reset"
 
 

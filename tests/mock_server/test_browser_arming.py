@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from mock_server import Settings, create_app
 from tests.conftest import PINNED
+from tests.mock_server.test_faults import journal
 from tests.mock_server.test_rules import body
 from tests.servers import serve_app
 
@@ -88,7 +89,7 @@ def test_a_page_shows_an_armed_429_and_an_armed_connection_reset(browser):
             armed = {"times": 3, "respond": {"fault": "connection-reset"}}
             assert admin.post("/arm", json=armed).status_code == 201
             assert click_and_read(2) == "Network error: TypeError"
-            faulted = [e for e in admin.get("/requests").json()["requests"] if e.get("fault")]
+            faulted = [e for e in journal(mock_url, at_least=2) if e.get("fault")]
             assert 1 <= len(faulted) <= 3
             assert {e["fault"] for e in faulted} == {"connection-reset"}
 
