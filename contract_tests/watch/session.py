@@ -79,12 +79,15 @@ class WatchSession:
             profile.rate_limit.limit, profile.rate_limit.window, on_finding=self._rate_finding
         )
         self._verdict: Verdict | None = None
+        self._first: float | None = None
 
     # Judging
 
     def observe(self, watched: Watched) -> None:
         """One book exchange, as the proxy hands it over."""
         self.exchanges += 1
+        if self._first is None:
+            self._first = watched.sent  # times in lines count from here, as the verifier's do
         exchange = watched.exchange
         record = Record(
             client=exchange.client,
@@ -149,7 +152,7 @@ class WatchSession:
             "client": exchange.client,
             "request": f"{exchange.method} {exchange.url}",
             "status": exchange.status,
-            "at": round(watched.sent - self.started, 3),
+            "at": round(watched.sent - (self._first or watched.sent), 3),
             "detail": detail,
             "curl": exchange.curl(),
         }
@@ -170,7 +173,7 @@ class WatchSession:
         status = exchange.status or "no answer"
         self._print(
             f"VIOLATION {rule}: {exchange.method} {exchange.url} -> {status}"
-            f" (client {client}, +{watched.sent - self.started:.3f} s): {detail}\n"
+            f" (client {client}, +{watched.sent - (self._first or watched.sent):.3f} s): {detail}\n"
             f"  reproduce: {exchange.curl()}"
         )
 
