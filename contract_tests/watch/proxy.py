@@ -205,7 +205,12 @@ class WatchingProxy:
         sent_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
         # Not client.build_request: that adds the client's defaults (Accept, User-Agent,
         # Connection, cookies) to what the client sent.
-        request = httpx.Request(scope["method"], url, headers=sent_headers, content=body())
+        framed = {k.lower(): v for k, v in scope["headers"]}
+        has_body = b"transfer-encoding" in framed or framed.get(b"content-length", b"0") != b"0"
+        # A request without a body goes without one: a stream would be sent chunked.
+        request = httpx.Request(
+            scope["method"], url, headers=sent_headers, content=body() if has_body else None
+        )
         sent, started = time.time(), time.monotonic()
         received = sent
         answered = bytearray()

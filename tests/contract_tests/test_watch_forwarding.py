@@ -135,6 +135,18 @@ def test_requests_arrive_as_the_client_sent_them_less_the_hop_by_hop_fields(upst
         assert through[key] == direct[key], key
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE", "POST"])
+def test_a_request_without_a_body_arrives_without_one(upstream_and_proxy, method):
+    upstream, proxied, _ = upstream_and_proxy
+    direct = httpx.request(method, upstream + "/echo/x?y=1").json()
+    through = httpx.request(method, proxied + "/echo/x?y=1").json()
+    hops = ("connection", "keep-alive")  # httpx sends Connection: keep-alive
+    assert [h for h in through["headers"] if h[0] != "via"] == [
+        h for h in direct["headers"] if h[0] not in hops
+    ]
+    assert through["length"] == direct["length"] == 0
+
+
 def test_book_answers_are_byte_for_byte_those_of_the_reference():
     def pinned() -> Any:
         return reference(clock=PINNED, clock_frozen=True, seed=7, rate_limit="15/minute")
