@@ -44,6 +44,8 @@ from typing import Any, NamedTuple
 from contract_tests import FieldSyntaxError, parse_quota
 
 CONNECTION_ERROR = 0  # the status of a request that got no HTTP response
+# How much longer an honest HTTP-date Retry-After can read than the wait it means.
+HTTP_DATE_ROUNDING = 3.0
 
 
 class Slot(NamedTuple):
@@ -775,7 +777,11 @@ class Verifier:
             oldest_sent = sends[done - needed]
         # delay-seconds are whole seconds, so an honest value may round up by one.
         latest = frees_by + 1 + self.tolerance - sent
-        if refusal.delay is not None and refusal.delay > latest:
+        # An HTTP-date is measured against Date: the date rounds up a second, Date is cut
+        # to its second, and servers (uvicorn, nginx) refresh their Date once a second.
+        raw = refusal.record.headers.get("retry-after") or ""
+        dated = 0.0 if raw.strip().isdigit() else HTTP_DATE_ROUNDING - 1
+        if refusal.delay is not None and refusal.delay > latest + dated:
             self._find(
                 Violation.RETRY_AFTER_TOO_LONG,
                 refusal.record,

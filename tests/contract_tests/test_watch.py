@@ -124,6 +124,18 @@ def test_in_front_of_the_reference_the_watch_passes_and_its_table_is_what_client
     assert run.junit.get("failures") == "0"
 
 
+@pytest.mark.parametrize("retry_after", ["seconds", "http-date"])
+def test_in_front_of_the_independent_server_the_watch_passes(tmp_path, retry_after):
+    """The server written from PRODUCT.md alone, making the other choice where the contract
+    leaves room (an HTTP-date Retry-After among them): the watch must not fail it."""
+    from tests.independent import create_app as independent
+
+    with serve_app(independent(limit=LIMIT, window=WINDOW, retry_after=retry_after)) as upstream:
+        run = watch(upstream, tmp_path, sources=SOURCES[:2], requests=12)
+    assert run.code == 0, run.output
+    assert all(run.seen[source][429] >= 1 for source in SOURCES[:2])
+
+
 BROKEN_LIMITERS = {
     "one request too many": (model.OffByOne, "limit-exceeded", SOURCES[:1]),
     "too strict": (model.TooStrict, "refused-under-limit", SOURCES[:1]),

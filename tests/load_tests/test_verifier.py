@@ -6,9 +6,11 @@ each request counted at a random instant between its send and receive time.
 
 from __future__ import annotations
 
+import math
 import random
 import tracemalloc
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import pytest
 
@@ -178,6 +180,25 @@ def test_a_retry_after_too_short_is_a_refused_retry():
 def test_a_retry_after_longer_than_the_window_needs_is_found():
     found = judge(sim.run(hammering(random.Random(9)), limiters.LongRetryAfter(LIMIT, WINDOW)))
     assert found == {Violation.RETRY_AFTER_TOO_LONG}
+
+
+def _dated_refusal(retry_after_in: float) -> list[Record]:
+    """Five accepted requests, then a 429 whose Retry-After is an HTTP-date against a Date
+    a second stale (uvicorn's, refreshed once a second), at a non-whole epoch instant."""
+    start = 1_000_000.3
+    records = [Record("a", start + i * 0.1, start + i * 0.1 + 0.01, 400) for i in range(LIMIT)]
+    sent = start + 0.5
+    headers = {
+        "date": formatdate(math.floor(sent) - 1, usegmt=True),
+        "retry-after": formatdate(math.ceil(sent + retry_after_in), usegmt=True),
+    }
+    return [*records, Record("a", sent, sent + 0.01, 429, headers)]
+
+
+def test_an_http_date_retry_after_is_judged_with_its_rounding():
+    # The wait is 1.5 s; the date says 4 s after a stale Date: honest, as the form allows.
+    assert judge_bare(_dated_refusal(1.5)) == set()
+    assert judge_bare(_dated_refusal(8.0)) == {Violation.RETRY_AFTER_TOO_LONG}
 
 
 def test_429s_that_extend_the_lockout_are_refusals_under_the_limit():
