@@ -16,7 +16,9 @@
 -- in turn, so none nears 15 requests a minute; the hot ones are 8 per thread.
 --
 -- done() prints one line, "RESULT {json}", with wrk's totals, latency percentiles in
--- microseconds and the status codes counted by every thread.
+-- microseconds and the status codes counted by every thread. A script that loads this one
+-- may set the global result_extra to more members of that object (',"name":value') before
+-- it calls done() (drain.lua does).
 
 local MIX = {
   "fresh", "fresh", "fresh", "taken", "fresh", "invalid", "fresh", "hot", "fresh", "fresh",
@@ -141,12 +143,12 @@ function done(summary, latency, requests)
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d},'
       .. '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,'
       .. '"p50":%d,"p75":%d,"p90":%d,"p99":%d,"p99.9":%d},'
-      .. '"status":{%s},"slots_reused":%d}\n',
+      .. '"status":{%s},"slots_reused":%d%s}\n',
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.timeout, e.status,
     latency.mean, latency.stdev, latency.max,
     latency:percentile(50), latency:percentile(75), latency:percentile(90),
     latency:percentile(99), latency:percentile(99.9),
-    table.concat(parts, ","), wrapped_total
+    table.concat(parts, ","), wrapped_total, result_extra or ""
   ))
 end

@@ -1,7 +1,8 @@
 """booking_mix.lua under wrk: one run's numbers, as throughput.py and soak.py keep them.
 
-throughput.py runs the mix itself (Load); soak.py runs it through soak.lua, which also
-keeps the booking id of every 201 and times it (Phase).
+throughput.py runs the mix itself (Load) and prints it as a table (load_table); proxy.py
+does too, through drain.lua, which leaves no request in flight when wrk stops; soak.py
+runs it through soak.lua, which also keeps the booking id of every 201 and times it (Phase).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wrk import Wrk, run_wrk
 HERE = Path(__file__).resolve().parent
 MIX_SCRIPT = HERE / "booking_mix.lua"
 SOAK_SCRIPT = HERE / "soak.lua"
+DRAIN_SCRIPT = HERE / "drain.lua"
 
 
 def mix_totals(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,21 +54,68 @@ class Load:
     slots_reused: int
     errors: int  # failed requests: socket errors, timeouts and 5xx answers
     cpu_percent: dict[str, int]  # of one core, over the run: server, wrk, other processes
+    # With a drain (drain.lua): answers received in it, and requests never answered.
+    drain: dict[str, int] | None = None
 
 
 def run_mix(
-    wrk: Wrk, url: str, slots_file: Path, phase: int, *, seconds: float, server_pid: int
+    wrk: Wrk,
+    url: str,
+    slots_file: Path,
+    phase: int,
+    *,
+    seconds: float,
+    server_pid: int,
+    drain: float = 0,
+    more: Mapping[str, int] | None = None,
 ) -> Load:
-    """One wrk run of booking_mix.lua, with the CPU the server, wrk and others used meanwhile."""
-    argv = wrk.argv(url, MIX_SCRIPT, (slots_file, phase, wrk.threads), seconds)
-    raw, cpu = run_wrk(argv, seconds=seconds, server_pid=server_pid)
+    """One wrk run of booking_mix.lua, with the CPU the server, wrk and others used meanwhile.
+
+    With drain, through drain.lua: the connections send requests for `seconds`, then only
+    wait for the answers in flight, for `drain` more seconds, so that wrk cuts none off;
+    the numbers, CPU included, are those of the `seconds` measured. more names further
+    process trees whose CPU is counted apart (procfs.CpuShares).
+    """
+    if drain:
+        args = (slots_file, phase, wrk.threads, seconds)
+        argv = wrk.argv(url, DRAIN_SCRIPT, args, seconds + drain)
+        raw, cpu = run_wrk(
+            argv, seconds=seconds + drain, server_pid=server_pid, cpu_seconds=seconds, more=more
+        )
+    else:
+        argv = wrk.argv(url, MIX_SCRIPT, (slots_file, phase, wrk.threads), seconds)
+        raw, cpu = run_wrk(argv, seconds=seconds, server_pid=server_pid, more=more)
     totals = mix_totals(raw)
     return Load(
         **totals,
         requests_per_s=round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
         errors=sum(totals["socket_errors"].values()) + server_errors(totals["status"]),
         cpu_percent=cpu,
+        drain=raw.get("drain"),
     )
+
+
+def status_mix(load: Load) -> str:
+    """The share of each status code: "201 70%, 400 20%, 429 10%"."""
+    total = sum(load.status.values()) or 1
+    return ", ".join(f"{code} {100 * n / total:.0f}%" for code, n in load.status.items())
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
+
+
+def load_table(loads: Mapping[str, Load], first: str = "server") -> list[str]:
+    """The lines of throughput.py's table: req/s, p50, p99, max, errors, status mix a row."""
+    header = f"{first:<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
+    lines = [header + "  status mix"]
+    for name, load in loads.items():
+        lat = load.latency_ms
+        lines.append(
+            f"{name:<14}{load.requests_per_s:>9,.0f}{lat['p50']:>9.2f}{lat['p99']:>9.2f}"
+            f"{lat['max']:>9.1f}{load.errors:>8}  {status_mix(load)}"
+        )
+    return lines
 
 
 @dataclass

@@ -6,6 +6,7 @@ import contextlib
 import os
 import resource
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -65,31 +66,51 @@ class CpuShares:
     """The CPU a server, wrk and all other processes use from now until percent() is read.
 
     wrk is counted as this process's reaped children: it must be the only child waited for
-    in between.
+    in between. With wrk_pid, wrk is read from /proc instead, so percent() must be read
+    while it runs. more names further process trees (pid by name), each counted apart from
+    the other processes.
     """
 
-    def __init__(self, server_pid: int) -> None:
+    def __init__(
+        self,
+        server_pid: int,
+        *,
+        wrk_pid: int | None = None,
+        more: Mapping[str, int] | None = None,
+    ) -> None:
         self.server_pid = server_pid
+        self.wrk_pid = wrk_pid
+        self.more = dict(more or {})
         self.started = time.monotonic()
         self.machine = machine_busy_seconds()
         self.server = tree_cpu_seconds(server_pid)
-        self.wrk = children_cpu_seconds()
+        self.wrk = self._wrk_seconds()
+        self.named = {name: tree_cpu_seconds(pid) for name, pid in self.more.items()}
+
+    def _wrk_seconds(self) -> float:
+        if self.wrk_pid is None:
+            return children_cpu_seconds()
+        return tree_cpu_seconds(self.wrk_pid)
 
     def percent(self) -> dict[str, int]:
-        """Each one's CPU since the start, in % of one core."""
+        """Each one's CPU since the start, in % of one core: server, more's, wrk, others."""
         wall = time.monotonic() - self.started
         machine = machine_busy_seconds() - self.machine
         server = tree_cpu_seconds(self.server_pid) - self.server
-        wrk = children_cpu_seconds() - self.wrk
+        named = {name: tree_cpu_seconds(pid) - self.named[name] for name, pid in self.more.items()}
+        wrk = max(0.0, self._wrk_seconds() - self.wrk)
+        rest = machine - server - wrk - sum(named.values())
         return {
             "server": round(100 * server / wall),
+            **{name: round(100 * seconds / wall) for name, seconds in named.items()},
             "wrk": round(100 * wrk / wall),
-            "others": round(100 * max(0.0, machine - server - wrk) / wall),
+            "others": round(100 * max(0.0, rest) / wall),
         }
 
 
 def cpu_text(cpu: dict[str, int]) -> str:
-    return f"server {cpu['server']}, wrk {cpu['wrk']}, other processes {cpu['others']}"
+    named = "".join(f", {k} {v}" for k, v in cpu.items() if k not in ("server", "wrk", "others"))
+    return f"server {cpu['server']}{named}, wrk {cpu['wrk']}, other processes {cpu['others']}"
 
 
 def memory_kib(pid: int) -> dict[str, int]:

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
 import harness
-from mix import Load, run_mix
+from mix import Load, load_table, ratio, run_mix, status_mix
 from procfs import cpu_text, uvicorn_flavour
 from profiling import hot_spots, print_hot_spots, profiled
 from slots import fake_host_slugs, slot_lines, synthetic_slot_lines, write_slot_files
@@ -145,26 +145,10 @@ def measure(
     return Measured(name, "", load, warm)
 
 
-def status_mix(load: Load) -> str:
-    total = sum(load.status.values()) or 1
-    return ", ".join(f"{code} {100 * n / total:.0f}%" for code, n in load.status.items())
-
-
-def ratio(a: float, b: float) -> float | None:
-    return round(a / b, 2) if b else None
-
-
 def report(results: dict[str, Measured], pinned: bool) -> dict[str, Any]:
     """Print the table and the ratios; return them for the JSON file."""
     print("\n" + "=" * 100)
-    header = f"{'server':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
-    print(header + "  status mix")
-    for name, m in results.items():
-        lat = m.load.latency_ms
-        print(
-            f"{name:<14}{m.load.requests_per_s:>9,.0f}{lat['p50']:>9.2f}{lat['p99']:>9.2f}"
-            f"{lat['max']:>9.1f}{m.load.errors:>8}  {status_mix(m.load)}"
-        )
+    print("\n".join(load_table({name: m.load for name, m in results.items()})))
     ratios: dict[str, Any] = {}
     mock = results.get("booking-mock")
     for other in ("prism", "floor"):

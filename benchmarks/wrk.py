@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -85,27 +86,39 @@ def run_wrk(
     env: Mapping[str, str] | None = None,
     sample: Callable[[float], None] | None = None,
     every: float = 5,
+    cpu_seconds: float | None = None,
+    more: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """wrk run to its end: its RESULT, and the CPU the server, wrk and others used meanwhile.
 
     wrk gets seconds + 60 to finish. With sample, sample(seconds since the start) is called
-    as wrk starts and every `every` seconds while it runs.
+    as wrk starts and every `every` seconds while it runs. With cpu_seconds, the CPU is
+    that of the run's first cpu_seconds only (wrk's then read from /proc as it runs); more
+    names further process trees whose CPU is counted apart (procfs.CpuShares).
     """
-    cpu = CpuShares(server_pid)  # wrk is the only child reaped in between
+    cpu = CpuShares(server_pid, more=more)  # wrk is the only child reaped in between
     deadline = cpu.started + seconds + 60
     next_sample = cpu.started
+    shares: dict[str, int] | None = None
     with subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     ) as process:
+        if cpu_seconds is not None:
+            cpu = CpuShares(server_pid, wrk_pid=process.pid, more=more)
+        cpu_at = cpu.started + cpu_seconds if cpu_seconds is not None else math.inf
         try:
             while True:
                 now = time.monotonic()
                 if now > deadline:
                     raise RuntimeError(f"wrk did not finish within {seconds + 60:.0f} s")
+                if shares is None and now >= cpu_at:
+                    shares = cpu.percent()
                 if sample is not None and now >= next_sample:
                     sample(now - cpu.started)
                     next_sample += every
                 until = min(deadline, next_sample) if sample is not None else deadline
+                if shares is None:
+                    until = min(until, cpu_at)
                 try:
                     stdout, stderr = process.communicate(timeout=max(0.01, until - now))
                     break
@@ -115,4 +128,6 @@ def run_wrk(
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    return wrk_result(process.returncode, stdout, stderr), cpu.percent()
+    if shares is None:  # wrk ended first: read now (with cpu_seconds, wrk counts 0)
+        shares = cpu.percent()
+    return wrk_result(process.returncode, stdout, stderr), shares

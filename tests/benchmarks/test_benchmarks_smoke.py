@@ -134,3 +134,35 @@ def test_soak_without_wrk_says_how_to_install_it(tmp_path: Path) -> None:
     )
     assert run.returncode == 2, run.stdout + run.stderr
     assert "wrk is not installed" in run.stderr and "apt-get install wrk" in run.stderr
+
+
+PROXY_SCRIPT = SCRIPT.parent / "proxy.py"
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_proxy_compares_the_direct_path_with_the_watch_in_front(tmp_path: Path) -> None:
+    out = tmp_path / "proxy.json"
+    command = [sys.executable, str(PROXY_SCRIPT), "--quick", "--no-install", f"--out={out}"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    table = run.stdout.split("=" * 100, 1)[-1]
+    for row in ("path ", "direct ", "through watch ", "through/direct ", "added latency "):
+        assert any(line.startswith(row) for line in table.splitlines()), (row, run.stdout)
+    assert "watch: Watch verdict: PASS (exit code 0 on SIGINT)" in run.stdout
+
+    summary = json.loads(out.read_text())
+    for side, measured in summary["sides"].items():
+        load = measured["load"]
+        assert load["requests"] > 0 and load["errors"] == 0, side
+        assert load["latency_ms"]["p99"] >= load["latency_ms"]["p50"] > 0, side
+        assert sum(load["status"].values()) == load["requests"], side
+        # Bookings succeeded and bad requests were refused; nobody reached the rate limit.
+        assert load["status"].get("201", 0) > 0 and load["status"].get("400", 0) > 0, side
+        assert "429" not in load["status"], side
+        # wrk stopped with nothing in flight, which the watch would count against the server.
+        assert load["drain"]["unanswered"] == 0, side
+    assert summary["ratios"]["requests_per_s"] > 0
+    assert summary["watch"]["exit_code"] == 0
+    assert summary["watch"]["watched"] == summary["through_sent"]
