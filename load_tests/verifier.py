@@ -44,6 +44,9 @@ from typing import Any, NamedTuple
 from contract_tests import FieldSyntaxError, parse_quota
 
 CONNECTION_ERROR = 0  # the status of a request that got no HTTP response
+# The status of a request its own client gave up before the server had it whole (a
+# watching proxy sees these): the server may have counted it; no fault of the server's.
+ABANDONED = -1
 # How much longer an honest HTTP-date Retry-After can read than the wait it means.
 HTTP_DATE_ROUNDING = 3.0
 
@@ -425,6 +428,8 @@ class Verifier:
         if status == 429:
             summary.refused += 1
             self._refused(client, record, fields)
+        elif status == ABANDONED:
+            self._countable(client, sent, received, certain=False)
         elif status == CONNECTION_ERROR or status >= 500:
             summary.errors += 1
             if status == CONNECTION_ERROR:

@@ -38,6 +38,9 @@ VIA = b"1.1 booking-contract-watch"
 CAPTURE_LIMIT = 256 * 1024  # per body of a judged exchange; more is passed on, not judged
 MAX_UPSTREAM_CLIENTS = 256  # one pool per source address
 _NOT_REPLAYED = {"host", "via", "content-length"}
+# httpx keeps 20 idle connections by default: under more concurrency each request beyond
+# them would open (and close) a connection of its own.
+POOL = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Watched:
     received: float  # when the answer's head arrived, or the upstream failed
     complete: bool = True  # False when a body was longer than CAPTURE_LIMIT
     error: str | None = None  # why the upstream gave no (whole) answer
+    abandoned: bool = False  # the client left before its request was all sent
 
 
 def hop_by_hop(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
@@ -129,9 +133,14 @@ class WatchingProxy:
             if len(self._clients) >= MAX_UPSTREAM_CLIENTS:
                 # Retired: nothing new goes through it; closed with the others at the end.
                 self._retired.append(self._clients.popitem(last=False)[1])
-            transport = httpx.AsyncHTTPTransport(local_address=source) if source else None
+            transport = (
+                httpx.AsyncHTTPTransport(local_address=source, limits=POOL) if source else None
+            )
             client = httpx.AsyncClient(
-                transport=transport, timeout=self.timeout, follow_redirects=False
+                transport=transport,
+                timeout=self.timeout,
+                follow_redirects=False,
+                limits=POOL,
             )
             self._clients[source] = client
         self._clients.move_to_end(source)
@@ -181,11 +190,15 @@ class WatchingProxy:
             headers.append((b"x-forwarded-for", client.encode()))
         captured = bytearray()
         complete = True
+        gone = False  # the client left before its request was all sent
 
         async def body() -> AsyncIterator[bytes]:
-            nonlocal complete
+            nonlocal complete, gone
             while True:
                 message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone = True
+                    raise _ClientGone()
                 if message["type"] != "http.request":
                     return
                 chunk = message.get("body", b"")
@@ -218,8 +231,11 @@ class WatchingProxy:
         try:
             try:
                 response = await upstream.send(request, stream=True)
-            except httpx.HTTPError as failure:
+            except (_ClientGone, httpx.HTTPError) as failure:
                 received = time.time()
+                if gone:  # the client's doing, not the upstream's: nobody to answer
+                    error = "the client left before its request was all sent"
+                    return
                 error = f"{type(failure).__name__}: {failure}"
                 await _bad_gateway(send, self.upstream, failure)
                 return
@@ -267,7 +283,11 @@ class WatchingProxy:
                     client=client,
                     elapsed=time.monotonic() - started,
                 )
-                self.on_exchange(Watched(exchange, sent, received, complete, error))
+                self.on_exchange(Watched(exchange, sent, received, complete, error, gone))
+
+
+class _ClientGone(Exception):
+    """The client went away before its request body was all read."""
 
 
 async def _bad_gateway(send: Send, upstream: str, error: Exception) -> None:

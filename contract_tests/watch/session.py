@@ -25,7 +25,7 @@ from typing import IO, Any
 from xml.etree import ElementTree
 
 from load_tests.report import format_verdict
-from load_tests.verifier import Record, Slot, Verdict, Verifier, Violation
+from load_tests.verifier import ABANDONED, Record, Slot, Verdict, Verifier, Violation
 
 from ..profile import Profile
 from .judge import RULES, Breach, judge_answer
@@ -68,6 +68,7 @@ class WatchSession:
         self.clock = clock
         self.started = clock()
         self.exchanges = 0
+        self.abandoned = 0  # left by their clients: the server may have counted them
         self.shape: dict[str, RuleCount] = {rule: RuleCount(rule) for rule in RULES}
         self.rate_examples: dict[str, list[dict[str, Any]]] = {}
         self._printed: dict[tuple[str, str], int] = {}
@@ -89,11 +90,13 @@ class WatchSession:
         if self._first is None:
             self._first = watched.sent  # times in lines count from here, as the verifier's do
         exchange = watched.exchange
+        if watched.abandoned:
+            self.abandoned += 1
         record = Record(
             client=exchange.client,
             sent=watched.sent,
             received=watched.received,
-            status=exchange.status,
+            status=ABANDONED if watched.abandoned else exchange.status,
             headers={name: exchange.response_headers.get(name) for name in _FIELDS},
             slot=self._slot(exchange.url, exchange.request_body),
             error=watched.error,
@@ -198,6 +201,12 @@ class WatchSession:
             f"Watched {self.exchanges} book requests in {self.clock() - self.started:.1f} s.",
             "Shape (the API document):",
         ]
+        if self.abandoned:
+            lines.insert(
+                1,
+                f"{self.abandoned} of them were left by their clients before the upstream had"
+                " them whole: counted as maybe counted by the server, not judged.",
+            )
         for rule, tally in self.shape.items():
             lines.append(f"  {rule:<20} {'ok' if not tally.count else f'{tally.count} answers'}")
         lines.append(format_verdict(verdict))
@@ -208,6 +217,7 @@ class WatchSession:
         return {
             "ok": self.ok,
             "exchanges": self.exchanges,
+            "abandoned": self.abandoned,
             "seconds": round(self.clock() - self.started, 3),
             "shape": {
                 rule: {"meaning": RULES[rule], "count": t.count, "examples": t.examples}

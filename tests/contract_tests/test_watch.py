@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 from collections import Counter
@@ -217,3 +218,35 @@ def test_an_upstream_that_does_not_answer_gets_a_502_and_a_connection_error(tmp_
     assert upstream in answer.json()["error"]
     assert code == 1
     assert "connection-error" in json.loads(report.read_text())["rateLimit"]["violations"]
+
+
+def test_a_client_that_leaves_mid_request_is_not_held_against_the_server(
+    pinned_reference, tmp_path
+):
+    report = tmp_path / "watch.json"
+    command = [
+        "watch",
+        "--upstream",
+        pinned_reference,
+        "--report",
+        str(report),
+        "--rate-limit",
+        RATE,
+    ]
+    with start_process(command, free_port(), module="contract_tests") as served:
+        port = int(served.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(
+                f"POST {BOOK} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                'Content-Length: 1000\r\n\r\n{"inviteeName": '.encode()
+            )
+            time.sleep(0.3)
+        time.sleep(0.5)
+        assert httpx.post(served.url + BOOK, json={}).status_code == 400
+        served.process.send_signal(signal.SIGINT)
+        code = served.process.wait(timeout=30)
+        output = served.output()
+    assert code == 0, output
+    assert "1 of them were left by their clients" in output
+    written = json.loads(report.read_text())
+    assert (written["exchanges"], written["abandoned"]) == (2, 1)

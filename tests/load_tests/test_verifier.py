@@ -15,6 +15,7 @@ from email.utils import formatdate
 import pytest
 
 from load_tests.verifier import (
+    ABANDONED,
     CONNECTION_ERROR,
     Record,
     Slot,
@@ -206,6 +207,15 @@ def test_429s_that_extend_the_lockout_are_refusals_under_the_limit():
     assert Violation.REFUSED_UNDER_LIMIT in found
     assert Violation.RETRY_REFUSED in found
     assert Violation.CLIENT_INTERFERENCE not in found
+
+
+def test_a_request_its_client_abandoned_is_no_violation_and_may_have_been_counted():
+    # The abandoned one may have been counted: six requests, five accepted, the limit held.
+    records = [Record("a", 0.0, 0.01, ABANDONED)]
+    records += [Record("a", 0.1 * i, 0.1 * i + 0.01, 400) for i in range(1, 6)]
+    assert judge_bare(records) == set()
+    # Certainly counted (a connection error is the server's), it would be found.
+    assert Violation.CONNECTION_ERROR in judge_bare([Record("a", 0.0, 0.01, CONNECTION_ERROR)])
 
 
 def test_5xx_and_connection_errors_are_found():
