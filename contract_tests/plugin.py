@@ -17,6 +17,7 @@ import pytest
 
 from .clock import ControlApiError
 from .profile import ProfileError, load_profile, parse_rate_limit
+from .step_summary import ContractSummary, append_step_summary
 from .suite import Suite, activate, active
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -247,6 +248,8 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
 
 
 SUITE_KEY = pytest.StashKey[Suite]()
+# Outcomes by rule group, for the CI job's Markdown summary ($GITHUB_STEP_SUMMARY).
+STEP_SUMMARY_KEY = pytest.StashKey[ContractSummary]()
 
 
 def _suite_pending(collector: pytest.Collector) -> bool:
@@ -303,6 +306,8 @@ def rule_of(name: str) -> str:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
     suite = item.config.stash.get(SUITE_KEY, None)
+    if suite is not None and _in_suite(item):
+        item.config.stash.setdefault(STEP_SUMMARY_KEY, ContractSummary(rule_of)).add(report)
     if suite is None or not report.failed or report.when != "call" or not _in_suite(item):
         return report
     name = getattr(item, "originalname", item.name)
@@ -328,6 +333,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", suite.summary())
         for note in suite.coverage_notes():
             terminalreporter.write_line(f"  {note}")
+        outcomes = terminalreporter.config.stash.get(STEP_SUMMARY_KEY, None)
+        if outcomes is not None:
+            details = "; ".join([suite.summary(), *suite.coverage_notes()])
+            append_step_summary(outcomes.markdown(suite.base_url, details))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contract_tests.step_summary import cell
+
 from .verifier import ClientSummary, Verdict
 
 MAX_ROWS = 40  # clients with violations are always listed; the rest up to this many
@@ -69,4 +71,27 @@ def format_verdict(verdict: Verdict) -> str:
             lines.append(
                 f"  {finding.first}  [{finding.count} in all; {finding.violation.meaning}]"
             )
+    return "\n".join(lines)
+
+
+def verdict_markdown(verdict: Verdict, title: str = "Rate-limit verifier") -> str:
+    """The verdict, its violations and the per-client table, in Markdown (a CI job's summary)."""
+    mark, word = ("✅", "PASS") if verdict.ok else ("❌", "FAIL")
+    lines = [
+        f"### {mark} {title}: {word}",
+        "",
+        f"Limit {verdict.limit} per {verdict.window:g} s per client; {verdict.requests} requests"
+        f" from {len(verdict.clients)} clients.",
+    ]
+    if not verdict.ok:
+        lines += ["", "| violation | count | first |", "|---|---:|---|"]
+        for finding in verdict.findings:
+            lines.append(f"| {finding.violation} | {finding.count} | {cell(finding.first)} |")
+    shown = [c for c in verdict.clients if c.findings]
+    shown += [c for c in verdict.clients if not c.findings][: max(0, MAX_ROWS - len(shown))]
+    shown.sort(key=verdict.clients.index)
+    lines += ["", "| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    lines += ["| " + " | ".join(cell(value) for value in _row(c)) + " |" for c in shown]
+    if len(verdict.clients) > len(shown):
+        lines.append(f"\n… and {len(verdict.clients) - len(shown)} more clients without violations")
     return "\n".join(lines)

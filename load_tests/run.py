@@ -28,9 +28,11 @@ from locust.runners import (
     WorkerRunner,
 )
 
+from contract_tests.step_summary import append_step_summary
+
 from .bookings import BookingFactory
 from .clients import ClientAllocator, Forgery, Identity
-from .report import format_verdict
+from .report import format_verdict, verdict_markdown
 from .settings import Settings, settings_from
 from .verifier import CONNECTION_ERROR, Record, Verdict, Verifier
 
@@ -206,6 +208,7 @@ class LoadRun:
         self.verifier = None
         self.verdict = verdict
         print(format_verdict(verdict), flush=True)
+        append_step_summary(verdict_markdown(verdict, "Load run, rate-limit verifier"))
         settings = self.require_settings()
         if settings.verdict_json:
             with open(settings.verdict_json, "w", encoding="utf-8") as file:

@@ -16,6 +16,7 @@ import uvicorn
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ..profile import ProfileError, load_profile, parse_rate_limit
+from ..step_summary import append_step_summary
 from .proxy import WatchingProxy
 from .session import WatchSession
 
@@ -119,6 +120,7 @@ async def watch(args: argparse.Namespace, **config: Any) -> int:
     await server.serve()
     session.verdict(complete=proxy.in_flight == 0)
     print(session.summary(), flush=True)
+    append_step_summary(session.markdown())
     if args.report:
         Path(args.report).write_text(json.dumps(session.to_dict(), indent=2), encoding="utf-8")
     if args.junit:

@@ -24,10 +24,11 @@ from datetime import datetime
 from typing import IO, Any
 from xml.etree import ElementTree
 
-from load_tests.report import format_verdict
+from load_tests.report import format_verdict, verdict_markdown
 from load_tests.verifier import ABANDONED, Record, Slot, Verdict, Verifier, Violation
 
 from ..profile import Profile
+from ..step_summary import cell
 from .judge import RULES, Breach, judge_answer
 from .proxy import Watched
 
@@ -212,6 +213,21 @@ class WatchSession:
         lines.append(format_verdict(verdict))
         lines.append(f"Watch verdict: {'PASS' if self.ok else 'FAIL'}")
         return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """The verdict for a CI job's summary: the shape rules broken, then the rate limit's."""
+        word = "✅ PASS" if self.ok else "❌ FAIL"
+        lines = [f"### {word}: booking-contract watch, {self.exchanges} book requests", ""]
+        broken = [(rule, t) for rule, t in self.shape.items() if t.count]
+        if broken:
+            lines += ["| shape rule | answers | first |", "|---|---:|---|"]
+            for rule, tally in broken:
+                first = tally.examples[0] if tally.examples else {}
+                detail = f"{first.get('request', '')}: {first.get('detail', '')}"
+                lines.append(f"| {rule} | {tally.count} | {cell(detail)} |")
+        else:
+            lines.append("Every answer has the shape the API document gives it.")
+        return "\n".join([*lines, "", verdict_markdown(self.verdict())])
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -250,3 +250,15 @@ def test_a_client_that_leaves_mid_request_is_not_held_against_the_server(
     assert "1 of them were left by their clients" in output
     written = json.loads(report.read_text())
     assert (written["exchanges"], written["abandoned"]) == (2, 1)
+
+
+def test_the_watch_writes_the_ci_summary(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    with serve_app(behind_limiter(model.OffByOne(LIMIT, WINDOW))) as upstream:
+        run = watch(upstream, tmp_path, sources=SOURCES[:1], requests=8)
+    assert run.code == 1
+    text = summary.read_text()
+    assert text.startswith("### ❌ FAIL: booking-contract watch, 8 book requests")
+    assert "Every answer has the shape the API document gives it." in text
+    assert "| limit-exceeded |" in text

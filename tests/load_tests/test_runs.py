@@ -183,6 +183,17 @@ def test_a_broken_limiter_fails_the_run_and_is_named(tmp_path, limiter, violatio
 # the run, named; the limit itself holds, so nothing else is found.
 
 
+def test_a_broken_limiters_run_writes_the_ci_summary_naming_the_violation(tmp_path, monkeypatch):
+    summary = tmp_path.parent / f"{tmp_path.name}-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    with serve_app(faults.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
+        run = locust(url, tmp_path)
+    assert_fails_naming(run, "limit-exceeded")
+    text = summary.read_text()
+    assert text.startswith("### ❌ Load run, rate-limit verifier: FAIL")
+    assert "| limit-exceeded |" in text
+
+
 def test_the_gate_that_breaks_them_passes_with_a_correct_limiter(tmp_path):
     with serve_app(faults.behind_limiter(limiters.SlidingWindow(LIMIT, WINDOW))) as url:
         run = locust(url, tmp_path)
