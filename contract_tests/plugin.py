@@ -335,7 +335,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"  {note}")
         outcomes = terminalreporter.config.stash.get(STEP_SUMMARY_KEY, None)
         if outcomes is not None:
-            details = "; ".join([suite.summary(), *suite.coverage_notes()])
+            details = [suite.summary(), *suite.coverage_notes()]
             append_step_summary(outcomes.markdown(suite.base_url, details))
 
 

@@ -79,13 +79,13 @@ class ContractSummary:
     def ok(self) -> bool:
         return not any(group.failed for group in self.groups.values())
 
-    def markdown(self, base_url: str, details: str) -> str:
+    def markdown(self, base_url: str, details: list[str]) -> str:
         verdict = "PASS" if self.ok else "FAIL"
         mark = "✅" if self.ok else "❌"
         lines = [
             f"### {mark} Contract suite: {verdict} against {base_url}",
             "",
-            cell(details),
+            *(f"- {' '.join(line.split())}" for line in details),
             "",
             "| rule group | passed | failed | skipped |",
             "|---|---:|---:|---:|",
