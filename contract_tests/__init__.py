@@ -6,13 +6,14 @@
 
 The rest of what is exported is the contract's own reckoning, which the load tests
 share rather than copy: the slot grid and the bookable bounds, the slot-taken
-message, and the RateLimit fields.
+message, the RateLimit fields, and the CI summary's writer.
 """
 
 from .profile import EventType, Host, Profile, ProfileError, load_profile, parse_rate_limit
 from .ratelimit import FieldSyntaxError, Quota, parse_quota
 from .slots import SLOT_TAKEN, Slot, bookable_bounds, grid, local_day, occupied, utc_text
 from .spec import book_path, spec_path
+from .step_summary import append_step_summary, cell
 
 __all__ = [
     "SLOT_TAKEN",
@@ -23,8 +24,10 @@ __all__ = [
     "ProfileError",
     "Quota",
     "Slot",
+    "append_step_summary",
     "book_path",
     "bookable_bounds",
+    "cell",
     "grid",
     "load_profile",
     "local_day",

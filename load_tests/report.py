@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contract_tests.step_summary import cell
+from contract_tests import cell
 
 from .verifier import ClientSummary, Verdict
 

@@ -28,7 +28,7 @@ from locust.runners import (
     WorkerRunner,
 )
 
-from contract_tests.step_summary import append_step_summary
+from contract_tests import append_step_summary
 
 from .bookings import BookingFactory
 from .clients import ClientAllocator, Forgery, Identity
