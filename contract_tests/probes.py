@@ -274,8 +274,12 @@ def _untrusted_peer(target: Target, result: Exhaustion) -> None:
 
 
 def _pause(window: int) -> float:
-    """How long to wait after the first request so Retry-After must be shorter than a window."""
-    return float(max(2, window // 4)) if window >= 4 else 0.0
+    """How long to wait after the first request so Retry-After must be shorter than a window.
+
+    A quarter window, rounded up: with a 10 s window, 2 s left a quick burst's honest
+    HTTP-date Retry-After (whole seconds, plus a second of rounding) a whole window long,
+    too close to tell from a needlessly long one."""
+    return float(max(2, -(-window // 4))) if window >= 4 else 0.0
 
 
 def retry_after(target: Target) -> RetryAfterProbe:
