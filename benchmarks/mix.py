@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procfs import memory_kib
+from procfs import cpu_text, memory_kib
 from wrk import Wrk, run_wrk
 
 HERE = Path(__file__).resolve().parent
@@ -99,6 +99,16 @@ def status_mix(load: Load) -> str:
     """The share of each status code: "201 70%, 400 20%, 429 10%"."""
     total = sum(load.status.values()) or 1
     return ", ".join(f"{code} {100 * n / total:.0f}%" for code, n in load.status.items())
+
+
+def print_load(load: Load) -> None:
+    """A measured side's line, as the benchmark scripts print it under its heading."""
+    print(
+        f"   {load.requests_per_s:,.0f} requests/s, p50 {load.latency_ms['p50']} ms,"
+        f" p99 {load.latency_ms['p99']} ms, status {status_mix(load)}",
+        flush=True,
+    )
+    print(f"   CPU (% of one core): {cpu_text(load.cpu_percent)}", flush=True)
 
 
 def ratio(a: float, b: float) -> float | None:

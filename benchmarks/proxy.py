@@ -30,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
 import harness
 from lost_bookings import reset_bookings
-from mix import Load, load_table, ratio, run_mix, status_mix
+from mix import Load, load_table, print_load, ratio, run_mix
 from procfs import cpu_text
 from slots import fake_host_slugs, slot_lines, write_slot_files
 from wrk import Wrk, find_wrk
@@ -83,12 +83,7 @@ def measure(
     for name, server in servers.items():
         if server.process.poll() is not None:
             raise RuntimeError(f"{name} died under load:\n{server.log_tail()}")
-    print(
-        f"   {load.requests_per_s:,.0f} requests/s, p50 {load.latency_ms['p50']} ms,"
-        f" p99 {load.latency_ms['p99']} ms, status {status_mix(load)}",
-        flush=True,
-    )
-    print(f"   CPU (% of one core): {cpu_text(load.cpu_percent)}", flush=True)
+    print_load(load)
     return warm, load
 
 

@@ -29,8 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
 import harness
-from mix import Load, load_table, ratio, run_mix, status_mix
-from procfs import cpu_text, uvicorn_flavour
+from mix import Load, load_table, print_load, ratio, run_mix
+from procfs import uvicorn_flavour
 from profiling import hot_spots, print_hot_spots, profiled
 from slots import fake_host_slugs, slot_lines, synthetic_slot_lines, write_slot_files
 from wrk import Wrk, find_wrk
@@ -136,12 +136,7 @@ def measure(
         load = run_mix(wrk, server.url, files[1], 1, seconds=args.duration, server_pid=server.pid)
     if server.process.poll() is not None:
         raise RuntimeError(f"{name} died under load:\n{server.log_tail()}")
-    print(
-        f"   {load.requests_per_s:,.0f} requests/s, p50 {load.latency_ms['p50']} ms,"
-        f" p99 {load.latency_ms['p99']} ms, status {status_mix(load)}",
-        flush=True,
-    )
-    print(f"   CPU (% of one core): {cpu_text(load.cpu_percent)}", flush=True)
+    print_load(load)
     return Measured(name, "", load, warm)
 
 
