@@ -13,6 +13,7 @@ import pytest
 
 from mock_server import Settings, create_app
 
+from .browser import artifacts, browser  # noqa: F401 (fixtures)
 from .servers import serve_app
 
 # The suite's own runs of booking-contract, Locust and the watch write a CI summary where

@@ -12,15 +12,12 @@ import pytest
 
 from mock_server import Settings, create_app
 from mock_server.domain.instants import utc_text
+from tests.browser import console_errors
 from tests.conftest import PINNED
 from tests.mock_server.test_rules import body
 from tests.servers import serve_app
 
 BOOK = "/api/public/scheduling/jane-doe/30min-call/book"
-
-
-def console_errors(browser: object) -> list[dict]:
-    return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def test_the_dashboard_shows_a_curl_booking_live_and_moves_the_clock(browser, artifacts):

@@ -1,4 +1,5 @@
-"""Fixtures of the mock's browser tests: headless Chromium from Debian's packages."""
+"""Headless Chromium from Debian's packages, for the tests that open a page: the mock's
+dashboard and the HTML reports. The fixtures are registered in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+def console_errors(browser: object) -> list[dict]:
+    """The page's console entries of level SEVERE (uncaught errors, failed loads)."""
+    return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 @pytest.fixture
