@@ -15,12 +15,16 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .profile import RateLimit
 from .ratelimit import FieldSyntaxError, parse_quota, parse_retry_after, retry_after_rounding
+
+# Told of every wait before it starts, in the thread that waits: (who, seconds, what for).
+OnWait = Callable[[str, float, str], None]
 
 
 def trusts_peer(rate_limit: RateLimit, address: str | None) -> bool:
@@ -94,6 +98,9 @@ class ClientPool:
     ``sources`` (a target on this machine) the rate-limit probes and "another
     client" are loopback source addresses, 127.x.y.z, as the load tests' clients.
     Either way ``simulate`` says the probes may be clients of their own.
+
+    ``on_wait`` hears of every wait before it starts (a long run says what it waits
+    for); it is called in the waiting thread, a background probe's as well.
     """
 
     # A client keeps one request in reserve so a retry after a refused slot never waits.
@@ -102,7 +109,12 @@ class ClientPool:
     SLACK = 0.05
 
     def __init__(
-        self, rate_limit: RateLimit, *, sources: bool = False, seed: int | None = None
+        self,
+        rate_limit: RateLimit,
+        *,
+        sources: bool = False,
+        seed: int | None = None,
+        on_wait: OnWait | None = None,
     ) -> None:
         self.rate_limit = rate_limit
         self.forwarded = rate_limit.trusts_forwarded_for
@@ -120,6 +132,8 @@ class ClientPool:
         self.requests = 0
         self.unplanned_429s = 0
         self.waited = 0.0
+        self.on_wait = on_wait
+        self._local = threading.local()
 
     def _new_client(self) -> Client:
         number = self._block + self._next_address
@@ -203,7 +217,12 @@ class ClientPool:
                     self._current = self._new_client()
                     return self._current
                 wait = self._ready_at(client, cost + reserve, at) - at
-            self._sleep(wait)
+                why = (
+                    "the Retry-After of a 429"
+                    if client.blocked_until > at
+                    else f"a request to leave the {self.rate_limit.window} s window"
+                )
+            self._sleep(wait, client, why)
 
     def fresh(self) -> Client:
         """A client with its whole quota: a new address, or this machine after a quiet window."""
@@ -222,13 +241,43 @@ class ClientPool:
         with self._lock:
             at = time.monotonic()
             last = client.counted[-1] if client.counted else 0.0
-            wait = max(last + self.rate_limit.window + self.SLACK, client.blocked_until) - at
-        self._sleep(wait)
+            quiet = last + self.rate_limit.window + self.SLACK
+            wait = max(quiet, client.blocked_until) - at
+            why = (
+                "the Retry-After of a 429"
+                if client.blocked_until > quiet
+                else f"all its requests to leave the {self.rate_limit.window} s window"
+            )
+        self._sleep(wait, client, why)
 
-    def _sleep(self, seconds: float) -> None:
+    def _sleep(self, seconds: float, client: Client, why: str) -> None:
         if seconds > 0:
             self.waited += seconds
+            self._announce(seconds, client, why)
             time.sleep(seconds)
+
+    def pause(self, seconds: float, client: Client, why: str) -> None:
+        """A probe's planned wait: announced as the pacing's are, not counted in ``waited``."""
+        if seconds > 0:
+            self._announce(seconds, client, why)
+            time.sleep(seconds)
+
+    @contextmanager
+    def acting_for(self, label: str) -> Iterator[None]:
+        """This thread's waits are announced as label's (e.g. "the exhaust probe")."""
+        previous = getattr(self._local, "label", None)
+        self._local.label = label
+        try:
+            yield
+        finally:
+            self._local.label = previous
+
+    def _announce(self, seconds: float, client: Client, why: str) -> None:
+        if self.on_wait is None:
+            return
+        label = getattr(self._local, "label", None)
+        who = f"{label}, client {client.name}" if label else f"client {client.name}"
+        self.on_wait(who, seconds, why)
 
     def record(self, client: Client, status: int, headers: Mapping[str, str]) -> None:
         """Account for one response: what counted, what the target says is left, any lockout."""

@@ -50,7 +50,7 @@ class Probes:
 
     def _run(self, name: str) -> None:
         try:
-            with self.target.unreported():
+            with self.target.unreported(), self.target.pool.acting_for(f"the {name} probe"):
                 result = PROBES[name](self.target)
         except BaseException as exc:  # handed to the test that asks for the result
             with self._lock:

@@ -129,7 +129,9 @@ def _fresh_start(target: Target, first: Send) -> tuple[Client, Exchange]:
             return client, exchange
         # Someone else's requests (an earlier run's) are still in the window: let them age out.
         target.pool.wait_until_quiet(client)
-        time.sleep(target.profile.rate_limit.window)
+        target.pool.pause(
+            target.profile.rate_limit.window, client, "others' requests in its window to age out"
+        )
     return client, exchange
 
 
@@ -298,7 +300,7 @@ def _retry_after_once(target: Target, pause: float) -> RetryAfterProbe:
     send = _outcomes(target)[0][1]
     client, first = _fresh_start(target, send)
     with target.as_client(client) as history:
-        time.sleep(pause)
+        target.pool.pause(pause, client, "a quarter window, to send the rest of its quota late")
         started = time.monotonic()
         rest = _burst(target, send, client, limit - 1)
         refused = send(client)
@@ -307,7 +309,7 @@ def _retry_after_once(target: Target, pause: float) -> RetryAfterProbe:
         if refused.status == 429:
             # Retry-After counts from the moment the response was sent; the slack covers the trip.
             due = refused.received_at + retry_wait(refused, window)
-            time.sleep(max(0.0, due - time.monotonic()))
+            target.pool.pause(due - time.monotonic(), client, "its 429's Retry-After, to retry")
             probe.waited = time.monotonic() - refused.received_at
             probe.retry = send(client)
     probe.history = [first, *rest, *history]
@@ -338,10 +340,12 @@ def _lockout_once(target: Target) -> LockoutProbe:
             wait = retry_wait(refused, window)
             # Half-way through the lockout, a whole quota of refused requests: if they counted,
             # they would still fill the window when the original lockout ends.
-            time.sleep(max(0.0, refused.received_at + wait / 2 - time.monotonic()))
+            half = refused.received_at + wait / 2 - time.monotonic()
+            target.pool.pause(half, client, "half its lockout, to hammer it")
             hammered = _burst(target, send, client, limit)
             probe.hammered = [(exchange.received_at, exchange) for exchange in hammered]
-            time.sleep(max(0.0, refused.received_at + wait - time.monotonic()))
+            rest = refused.received_at + wait - time.monotonic()
+            target.pool.pause(rest, client, "the end of its lockout, to retry")
             probe.retry = send(client)
     # The hammering went over other connections: it sits between the 429 and the retry.
     before = history[: len(history) - (probe.retry is not None)]
@@ -373,7 +377,9 @@ def boundary(target: Target) -> BoundaryProbe:
         multiple = (math.floor(now / window) + 1) * window
         if multiple - start_by < now:
             multiple += window
-        time.sleep(max(0.0, multiple - start_by - time.time()))
+        target.pool.pause(
+            multiple - start_by - time.time(), client, "a multiple of the window, to straddle it"
+        )
         probe = BoundaryProbe(boundary=multiple)
         probe.before = _burst(target, send, client, limit)
         time.sleep(max(0.0, multiple + margin - time.time()))

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import slots
-from .clients import ClientPool, can_send_from
+from .clients import ClientPool, OnWait, can_send_from
 from .clock import TargetClock
 from .probe_runner import Probes
 from .profile import Profile
@@ -35,7 +35,8 @@ class Suite:
     unreachable: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, base_url: str, profile: Profile) -> Suite:
+    def create(cls, base_url: str, profile: Profile, *, on_wait: OnWait | None = None) -> Suite:
+        """The run against base_url; on_wait hears of each wait for the rate limit."""
         # On this machine the suite can be other clients by its source address (as the
         # load tests are), whether or not the target trusts its X-Forwarded-For.
         sources = (
@@ -43,7 +44,7 @@ class Suite:
             and is_loopback(base_url)
             and can_send_from(SOURCE_CHECK, base_url)
         )
-        pool = ClientPool(profile.rate_limit, sources=sources)
+        pool = ClientPool(profile.rate_limit, sources=sources, on_wait=on_wait)
         dedicated = profile.target.dedicated
         ledger = SlotLedger(dedicated=is_loopback(base_url) if dedicated is None else dedicated)
         clock = TargetClock(base_url, control_api=bool(profile.target.control_api))
