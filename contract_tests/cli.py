@@ -37,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="what the server holds (YAML); default: booking-mock's default dataset",
     )
-    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    parser.add_argument(
+        "--junit", metavar="FILE", help="write a JUnit XML report to FILE, a class per rule group"
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the run's report to FILE: one self-contained HTML page, each failure with"
+        " its exchanges and curl lines",
+    )
     parser.add_argument("-k", metavar="EXPR", help="run only the tests matching EXPR (pytest -k)")
     parser.add_argument(
         "--rate-limit",
@@ -101,7 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fuzz-examples", type=int, metavar="N", help="override the profile's fuzzing budget"
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="one line per failure")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="one line per failure; still a line per rule group and per long wait",
+    )
     parser.add_argument("pytest_args", nargs="*", help=argparse.SUPPRESS)
     return parser
 
@@ -127,6 +140,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         out += ["--fuzz-examples", str(args.fuzz_examples)]
     if args.junit:
         out += ["--junitxml", args.junit]
+    if args.html:
+        out += ["--contract-html", args.html]
     if args.k:
         out += ["-k", args.k]
     out.append("-q" if args.quiet else "-v")

@@ -14,9 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.junitxml import xml_key
 
 from .clock import ControlApiError
+from .html_report import Failure, failure_message, render_html, write_html
 from .profile import ProfileError, load_profile, parse_rate_limit
+from .progress import Progress, ProgressHooks
 from .step_summary import ContractSummary, append_step_summary
 from .suite import Suite, activate, active
 
@@ -129,6 +132,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="override the profile's Schemathesis examples per event type and mode",
     )
+    group.addoption(
+        "--contract-html",
+        dest="contract_html",
+        metavar="FILE",
+        help="write the run's report, one self-contained HTML page, to FILE",
+    )
 
 
 def _resolve(arg: str, invocation_dir: Path) -> str:
@@ -224,8 +233,11 @@ def _suite_from_options(config: pytest.Config) -> Suite:
         config.getoption("contract_control_api"),
         config.getoption("contract_source_addresses"),
     )
+    progress = _progress(config)
     try:
-        return Suite.create(base_url.rstrip("/"), profile)
+        return Suite.create(
+            base_url.rstrip("/"), profile, on_wait=progress.waiting if progress else None
+        )
     except ControlApiError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -250,6 +262,28 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
 SUITE_KEY = pytest.StashKey[Suite]()
 # Outcomes by rule group, for the CI job's Markdown summary ($GITHUB_STEP_SUMMARY).
 STEP_SUMMARY_KEY = pytest.StashKey[ContractSummary]()
+PROGRESS_KEY = pytest.StashKey[Progress]()
+# The failed tests, for --contract-html: their exchanges are gone once the next test starts.
+FAILURES_KEY = pytest.StashKey[list[Failure]]()
+
+
+def _progress(config: pytest.Config) -> Progress | None:
+    """The run's progress lines, written where the terminal writes (none without a terminal)."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is None:
+        return None
+
+    def write(line: str) -> None:
+        # -q's dots leave the line open without the reporter knowing; start a new one.
+        if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
+            terminal.write("\n")
+        terminal.write_line(line)
+        terminal.flush()  # a CI log is a pipe: the line must not wait in a buffer
+
+    progress = config.stash[PROGRESS_KEY] = Progress(write)
+    hooks = ProgressHooks(progress, lambda: config.stash.get(STEP_SUMMARY_KEY, None))
+    config.pluginmanager.register(hooks, "contract_tests.progress")
+    return progress
 
 
 def _suite_pending(collector: pytest.Collector) -> bool:
@@ -275,9 +309,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     suite = session.config.stash.get(SUITE_KEY, None)
+    # Each probe is a client of its own: start them now, so their waits overlap the run.
+    progress = session.config.stash.get(PROGRESS_KEY, None)
+    if progress is not None:
+        progress.expect({item.nodeid: _group(item) for item in session.items if _in_suite(item)})
     if suite is None or not suite.pool.simulate:
         return
-    # Each probe is a client of its own: start them now, so their waits overlap the run.
     wanted = set()
     for item in session.items:
         marker = item.get_closest_marker("probe")
@@ -292,6 +329,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         suite.target.start_test()
 
 
+def rule_groups() -> list[str]:
+    """Every rule group, in the contract's order: rule 1 to 10, then the others."""
+    numbered = [f"Rule {number}: {title}" for number, title in RULES.items()]
+    return numbered + [title[0].upper() + title[1:] for title in OTHER_RULES.values()]
+
+
 def rule_of(name: str) -> str:
     match = re.match(r"test_rule_(\d+)_", name)
     if match and int(match[1]) in RULES:
@@ -302,19 +345,40 @@ def rule_of(name: str) -> str:
     return name
 
 
+def _group(item: pytest.Item) -> str:
+    return rule_of(getattr(item, "originalname", item.name))
+
+
+def _expectation(item: pytest.Item) -> str | None:
+    """The test docstring's first line: what the contract expects."""
+    doc = getattr(getattr(item, "function", None), "__doc__", None)
+    return doc.strip().splitlines()[0] if doc and doc.strip() else None
+
+
+def junit_classname(group: str) -> str:
+    """A rule group as JUnit's classname: viewers read a dot as a package separator."""
+    return group.replace("...", "…").replace(".", "_")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
     suite = item.config.stash.get(SUITE_KEY, None)
-    if suite is not None and _in_suite(item):
-        item.config.stash.setdefault(STEP_SUMMARY_KEY, ContractSummary(rule_of)).add(report)
-    if suite is None or not report.failed or report.when != "call" or not _in_suite(item):
+    if suite is None or not _in_suite(item):
         return report
-    name = getattr(item, "originalname", item.name)
-    lines = [f"Broken: {rule_of(name)}"]
-    doc = getattr(getattr(item, "function", None), "__doc__", None)
-    if doc:
-        lines.append(f"Expected: {doc.strip().splitlines()[0]}")
+    item.config.stash.setdefault(STEP_SUMMARY_KEY, ContractSummary(rule_of)).add(report)
+    xml = item.config.stash.get(xml_key, None)
+    if xml is not None:
+        # What record_xml_attribute does: a JUnit viewer then groups the tests by rule.
+        xml.node_reporter(report).add_attribute("classname", junit_classname(_group(item)))
+    if report.failed and item.config.getoption("contract_html"):
+        _keep_failure(item, report, suite)
+    if not report.failed or report.when != "call":
+        return report
+    lines = [f"Broken: {_group(item)}"]
+    expected = _expectation(item)
+    if expected:
+        lines.append(f"Expected: {expected}")
     exchanges = suite.target.recent[-3:]
     for number, exchange in enumerate(exchanges, start=1):
         lines += ["", f"Exchange {number} of the last {len(exchanges)}:", exchange.describe()]
@@ -325,6 +389,42 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     else:
         report.longrepr = f"{longrepr}\n\n{text}"
     return report
+
+
+def _keep_failure(item: pytest.Item, report: pytest.TestReport, suite: Suite) -> None:
+    failure = Failure(
+        test=item.name,
+        nodeid=item.nodeid,
+        group=_group(item),
+        expected=_expectation(item),
+        message=failure_message(report),
+        details=report.longreprtext,
+        exchanges=suite.target.recent,
+        made=suite.target.noted,
+        when=report.when,
+    )
+    item.config.stash.setdefault(FAILURES_KEY, []).append(failure)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    progress = config.stash.get(PROGRESS_KEY, None)
+    if progress is not None:
+        progress.close()
+    suite = config.stash.get(SUITE_KEY, None)
+    path = config.getoption("contract_html")
+    if suite is None or not path:
+        return
+    outcomes = config.stash.get(STEP_SUMMARY_KEY, None) or ContractSummary(rule_of)
+    html = render_html(
+        suite,
+        outcomes,
+        config.stash.get(FAILURES_KEY, []),
+        order=rule_groups(),
+        exit_status=int(exitstatus),
+        waits=progress.waits if progress is not None else None,
+    )
+    write_html(Path(config.invocation_params.dir, path), html)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -103,15 +103,16 @@ class Exchange:
         lines = [f"> {self.method} {self.url}   (as client {self.client})"]
         lines += [f"> {name}: {value}" for name, value in self.request_headers.items()]
         if self.request_body is not None:
-            lines.append(f"> {_shown(self.request_body)}")
+            lines.append(f"> {shown_body(self.request_body)}")
         lines.append(f"< {self.status}   ({self.elapsed * 1000:.0f} ms)")
         lines += [f"< {name}: {value}" for name, value in self.response_headers.multi_items()]
-        lines.append(f"< {_shown(self.response_body)}")
+        lines.append(f"< {shown_body(self.response_body)}")
         lines.append(f"reproduce: {self.curl()}")
         return "\n".join(lines)
 
 
-def _shown(body: bytes) -> str:
+def shown_body(body: bytes) -> str:
+    """A body as text for a report, elided past SHOWN_BODY characters."""
     text = body.decode("utf-8", "replace")
     if len(text) > SHOWN_BODY:
         return f"{text[:SHOWN_BODY]}... ({len(body)} bytes in all)"
@@ -140,6 +141,7 @@ class Target:
         self._by_source: dict[str, httpx.Client] = {}
         self.book_template = spec.book_path()
         self._recent: list[Exchange] = []
+        self._noted = 0
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -190,11 +192,13 @@ class Target:
     def start_test(self) -> None:
         with self._lock:
             self._recent = []
+            self._noted = 0
 
     def note(self, *exchanges: Exchange) -> None:
         """Put exchanges made elsewhere (a background probe) into the current test's report."""
         with self._lock:
             self._recent = [*self._recent, *exchanges][-KEPT:]
+            self._noted += len(exchanges)
 
     @contextlib.contextmanager
     def unreported(self) -> Iterator[None]:
@@ -209,6 +213,12 @@ class Target:
     def recent(self) -> list[Exchange]:
         with self._lock:
             return list(self._recent)
+
+    @property
+    def noted(self) -> int:
+        """How many exchanges the current test made: ``recent`` keeps only the last KEPT."""
+        with self._lock:
+            return self._noted
 
     # Requests.
 

@@ -1,0 +1,148 @@
+"""The contract run's progress lines: each rule group as it finishes, each long wait as it starts.
+
+A run against a slow staging (15 requests a minute) spends most of its time waiting
+for the rate limit; without ``-v`` pytest shows a dot per test and nothing while the
+suite waits. ``Progress`` writes one line when the last test of a rule group ends
+(its outcomes and the time its tests took) and one line before a wait of at least
+``MIN_WAIT`` seconds (what for, and for how long); shorter waits stay quiet.
+
+Waits are announced from the thread that waits, a background probe's too. Lines go
+out at once, under ``lock``; the plugin holds the same lock around pytest's own
+per-test output, so a probe's line never lands in the middle of a test's line.
+Queueing them for the main thread instead would hold a probe's "waiting 60 s" back
+until the test that waits for that probe had its result, a minute too late.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from .step_summary import ContractSummary
+
+# Waits shorter than this are not worth a line.
+MIN_WAIT = 3.0
+# The waits a run keeps for its HTML report; a staging run has a few dozen.
+KEPT_WAITS = 500
+
+
+@dataclass(frozen=True)
+class Wait:
+    """One announced wait: when it began (seconds into the run), who waits, how long, why."""
+
+    at: float
+    who: str
+    seconds: float
+    why: str
+
+
+def clock(seconds: float) -> str:
+    """Seconds into the run as m:ss."""
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+class Progress:
+    """Writes the progress lines of one run through ``write`` (the terminal's write_line)."""
+
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        *,
+        min_wait: float = MIN_WAIT,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._write = write
+        self.min_wait = min_wait
+        self._now = now
+        self.started = now()
+        # Reentrant: the plugin holds it around pytest's hooks, which may write a line too.
+        self.lock = threading.RLock()
+        self.closed = False
+        self.waits: list[Wait] = []
+        self._group_of: dict[str, str] = {}
+        self._left: Counter[str] = Counter()
+        self._spent: defaultdict[str, float] = defaultdict(float)
+
+    def write(self, line: str) -> None:
+        with self.lock:
+            if not self.closed:
+                self._write(f"contract [{clock(self._now() - self.started)}] {line}")
+
+    def close(self) -> None:
+        """No more lines: the run's summary is being written (a probe may still be waiting)."""
+        with self.lock:
+            self.closed = True
+
+    def expect(self, tests: Mapping[str, str]) -> None:
+        """The tests the run will run (node ids), each with its rule group."""
+        self._group_of.update(tests)
+        self._left.update(tests.values())
+
+    def test_time(self, nodeid: str, seconds: float) -> None:
+        """A phase of a test took seconds."""
+        group = self._group_of.get(nodeid)
+        if group is not None:
+            self._spent[group] += seconds
+
+    def test_finished(self, nodeid: str, outcomes: ContractSummary) -> None:
+        """A test ended; the last of its rule group writes the group's line."""
+        group = self._group_of.pop(nodeid, None)
+        if group is None:
+            return
+        self._left[group] -= 1
+        counts = outcomes.groups.get(group)
+        if self._left[group] == 0 and counts is not None:
+            self.write(
+                f"{group}: {counts.passed} passed, {counts.failed} failed,"
+                f" {counts.skipped} skipped in {self._spent[group]:.1f} s"
+            )
+
+    def waiting(self, who: str, seconds: float, why: str) -> None:
+        """ClientPool's on_wait: a line for a long wait, from whichever thread waits."""
+        if seconds < self.min_wait:
+            return
+        with self.lock:
+            if len(self.waits) < KEPT_WAITS:
+                self.waits.append(Wait(self._now() - self.started, who, seconds, why))
+        self.write(f"waiting {seconds:.0f} s for {why} ({who})")
+
+
+class ProgressHooks:
+    """Progress in a pytest run: the group lines after each test, the lock around its output.
+
+    pytest writes a test's line over several hooks (its name or dot, its outcome, the
+    percentage); holding ``progress.lock`` across them keeps a background probe's line
+    out of the middle. The plugin registers one for a run of the suite.
+    """
+
+    def __init__(self, progress: Progress, outcomes: Callable[[], ContractSummary | None]) -> None:
+        self.progress = progress
+        self.outcomes = outcomes
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logstart(self) -> Iterator[None]:
+        with self.progress.lock:
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Iterator[None]:
+        with self.progress.lock:
+            result = yield
+            self.progress.test_time(report.nodeid, report.duration)
+            return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logfinish(self, nodeid: str) -> Iterator[None]:
+        with self.progress.lock:
+            result = yield
+            # After the terminal's own end of the test (-q: the percentage ends its line).
+            outcomes = self.outcomes()
+            if outcomes is not None:
+                self.progress.test_finished(nodeid, outcomes)
+            return result
