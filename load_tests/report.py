@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 from contract_tests import cell
 
-from .verifier import ClientSummary, Verdict
+from .verifier import ClientSummary, Verdict, Violation
 
 MAX_ROWS = 40  # clients with violations are always listed; the rest up to this many
 
-_COLUMNS = (
+COLUMNS = (
     "client",
     "requests",
     "accepted",
@@ -21,7 +23,7 @@ _COLUMNS = (
 )
 
 
-def _row(summary: ClientSummary) -> tuple[str, ...]:
+def client_row(summary: ClientSummary) -> tuple[str, ...]:
     retry_after = "-" if summary.max_retry_after is None else f"{summary.max_retry_after:g}s"
     findings = ", ".join(f"{name} x{count}" for name, count in summary.findings.items()) or "-"
     return (
@@ -37,14 +39,18 @@ def _row(summary: ClientSummary) -> tuple[str, ...]:
     )
 
 
+def listed_clients(verdict: Verdict) -> list[ClientSummary]:
+    """The table's rows: every client with a violation, then others up to MAX_ROWS, in order."""
+    shown = [c for c in verdict.clients if c.findings]
+    shown += [c for c in verdict.clients if not c.findings][: max(0, MAX_ROWS - len(shown))]
+    return sorted(shown, key=verdict.clients.index)
+
+
 def format_verdict(verdict: Verdict) -> str:
     """The per-client table and the verdict line, as printed at the end of a run."""
-    shown = [c for c in verdict.clients if c.findings]
-    quiet = [c for c in verdict.clients if not c.findings]
-    shown += quiet[: max(0, MAX_ROWS - len(shown))]
-    shown.sort(key=verdict.clients.index)
-    rows = [_COLUMNS, *(_row(c) for c in shown)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    shown = listed_clients(verdict)
+    rows = [COLUMNS, *(client_row(c) for c in shown)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     lines = [
         f"Rate-limit verifier: limit {verdict.limit} per {verdict.window:g} s per client,"
         f" {verdict.requests} requests from {len(verdict.clients)} clients"
@@ -87,11 +93,31 @@ def verdict_markdown(verdict: Verdict, title: str = "Rate-limit verifier") -> st
         lines += ["", "| violation | count | first |", "|---|---:|---|"]
         for finding in verdict.findings:
             lines.append(f"| {finding.violation} | {finding.count} | {cell(finding.first)} |")
-    shown = [c for c in verdict.clients if c.findings]
-    shown += [c for c in verdict.clients if not c.findings][: max(0, MAX_ROWS - len(shown))]
-    shown.sort(key=verdict.clients.index)
-    lines += ["", "| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-    lines += ["| " + " | ".join(cell(value) for value in _row(c)) + " |" for c in shown]
+    shown = listed_clients(verdict)
+    lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(value) for value in client_row(c)) + " |" for c in shown]
     if len(verdict.clients) > len(shown):
         lines.append(f"\n… and {len(verdict.clients) - len(shown)} more clients without violations")
     return "\n".join(lines)
+
+
+def verdict_junit(verdict: Verdict, name: str = "booking load run") -> bytes:
+    """JUnit XML: one test case per violation class, failed with each client's first example."""
+    suite = ElementTree.Element("testsuite", name=name)
+    found = verdict.violations
+    for violation in Violation:
+        case = ElementTree.SubElement(
+            suite, "testcase", classname="rate_limit", name=str(violation)
+        )
+        count = found.get(violation, 0)
+        if count:
+            failure = ElementTree.SubElement(
+                case, "failure", message=f"{count} violations: {violation.meaning}"
+            )
+            examples = [f for f in verdict.findings if f.violation is violation]
+            failure.text = "\n".join(
+                f"{f.first}  [{f.count} from client {f.client}]" for f in examples
+            )
+    suite.set("tests", str(len(Violation)))
+    suite.set("failures", str(len(found)))
+    return ElementTree.tostring(suite, encoding="utf-8", xml_declaration=True)

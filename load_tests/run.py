@@ -32,8 +32,9 @@ from contract_tests import append_step_summary
 
 from .bookings import BookingFactory
 from .clients import ClientAllocator, Forgery, Identity
-from .report import format_verdict, verdict_markdown
+from .report import format_verdict, verdict_junit, verdict_markdown
 from .settings import Settings, settings_from
+from .timeline import Timeline
 from .verifier import CONNECTION_ERROR, Record, Verdict, Verifier
 
 logger = logging.getLogger("load_tests")
@@ -42,6 +43,7 @@ RECORDS_MESSAGE = "booking_load:records"
 FINISH_MESSAGE = "booking_load:finish"
 FLUSH_INTERVAL = 0.5  # seconds between batches of records
 FINAL_WAIT = 20.0  # how long the master waits for the workers' last batches
+MIN_PROGRESS_INTERVAL = 2.0  # seconds between the verifier's progress lines, at least
 EXIT_VIOLATION = 1
 _NO_HEADERS: dict[str, str] = {}
 _record = Record._make
@@ -55,6 +57,9 @@ class LoadRun:
         self.settings: Settings | None = None
         self.verifier: Verifier | None = None
         self.verdict: Verdict | None = None
+        # The HTML report's records, kept only when it is asked for (--verdict-html).
+        self.timeline: Timeline | None = None
+        self._progress: gevent.Greenlet | None = None
         self._allocator: ClientAllocator | None = None
         self._factory: BookingFactory | None = None
         self._batch: list[tuple[Any, ...]] = []  # Record fields, as sent to a master
@@ -166,7 +171,15 @@ class LoadRun:
         else:
             # Records from workers come in batches: allow for their delay.
             slack = 1.0 + 2 * FLUSH_INTERVAL if isinstance(self.runner, MasterRunner) else 0.25
-            self.verifier = Verifier(settings.limit, settings.window, slack=slack)
+            timeline = Timeline(settings.window) if settings.verdict_html else None
+            self.timeline = timeline
+            self.verifier = Verifier(
+                settings.limit,
+                settings.window,
+                slack=slack,
+                on_finding=timeline.on_finding if timeline else None,
+            )
+            self._progress = gevent.spawn(self._progress_forever, settings.window)
         if not isinstance(self.runner, MasterRunner):  # a master has no users of its own
             self._flusher = gevent.spawn(self._flush_forever)
         logger.info(
@@ -185,6 +198,9 @@ class LoadRun:
                 self._flusher.kill(block=True)
                 self._flusher = None
         self._flush(final=True)
+        if self._progress is not None:
+            self._progress.kill(block=False)
+            self._progress = None
         if isinstance(runner, WorkerRunner):
             return
         if isinstance(runner, MasterRunner):
@@ -213,6 +229,18 @@ class LoadRun:
         if settings.verdict_json:
             with open(settings.verdict_json, "w", encoding="utf-8") as file:
                 json.dump(verdict.to_dict(), file, indent=2)
+        if settings.verdict_junit:
+            with open(settings.verdict_junit, "wb") as file:
+                file.write(verdict_junit(verdict))
+        if settings.verdict_html and self.timeline is not None:
+            # Plotly is imported only for the page, after the run: not in the generator's way.
+            from .html_report import verdict_html
+
+            page = verdict_html(verdict, self.timeline, target=self.environment.host or "")
+            with open(settings.verdict_html, "w", encoding="utf-8") as file:
+                file.write(page)
+            logger.info("rate-limit verifier: HTML report written to %s", settings.verdict_html)
+        self.timeline = None
         if verdict.ok:
             logger.info("rate-limit verifier: no violation")
         else:
@@ -236,14 +264,40 @@ class LoadRun:
                 if batch or final:
                     runner.send_message(RECORDS_MESSAGE, {"records": batch, "final": final})
             elif self.verifier is not None:
-                self.verifier.feed_many(map(_record, batch))
+                if self.timeline is None:
+                    self.verifier.feed_many(map(_record, batch))
+                else:
+                    records = list(map(_record, batch))
+                    self.verifier.feed_many(records)
+                    self.timeline.feed_many(records)
+
+    def _progress_forever(self, window: float) -> None:
+        """One line per window, beside Locust's own progress: clients judged, violations."""
+        interval = max(window, MIN_PROGRESS_INTERVAL)
+        started = time.monotonic()
+        while True:
+            gevent.sleep(interval)
+            if self.verifier is None:
+                return
+            done = self.verifier.progress()
+            found = ", ".join(f"{name} {count}" for name, count in done.violations.items())
+            logger.info(
+                "rate-limit verifier: +%.0f s, %d requests from %d clients judged,"
+                " violations so far: %s",
+                time.monotonic() - started,
+                done.requests,
+                done.clients,
+                found or "none",
+            )
 
     def on_records(self, environment: Environment, msg: Any, **_: Any) -> None:
         """Master: a worker's batch."""
         self._senders.add(msg.node_id)
         if self.verifier is not None:
-            for fields in msg.data["records"]:
-                self.verifier.feed(Record.from_wire(fields))
+            records = [Record.from_wire(fields) for fields in msg.data["records"]]
+            self.verifier.feed_many(records)
+            if self.timeline is not None:
+                self.timeline.feed_many(records)
         if msg.data.get("final"):
             self._finals.add(msg.node_id)
 

@@ -26,6 +26,8 @@ class Settings:
     probes: int
     probe_pace: float
     verdict_json: str | None
+    verdict_html: str | None = None
+    verdict_junit: str | None = None
     forging_probes: int = 1
     # The forging probes that apply to this target and mode (see clients.forgeries).
     forgeries: tuple[Forgery, ...] = ()
@@ -86,6 +88,17 @@ def add_arguments(parser: Any) -> None:
         default="",
         help="also write the verifier's verdict to this JSON file",
     )
+    group.add_argument(
+        "--verdict-html",
+        default="",
+        help="also write the verdict as one self-contained HTML page with a timeline chart"
+        " per client (the 12 most interesting: violations first, then the busiest)",
+    )
+    group.add_argument(
+        "--verdict-junit",
+        default="",
+        help="also write the verdict as JUnit XML: one test case per violation class",
+    )
 
 
 def settings_from(options: Any) -> Settings:
@@ -110,6 +123,8 @@ def settings_from(options: Any) -> Settings:
         probes=max(0, int(getattr(options, "probes", 2))),
         probe_pace=float(getattr(options, "probe_pace", 2.0) or 2.0),
         verdict_json=getattr(options, "verdict_json", "") or None,
+        verdict_html=getattr(options, "verdict_html", "") or None,
+        verdict_junit=getattr(options, "verdict_junit", "") or None,
         forging_probes=forging,
         forgeries=tuple(applicable),
     )

@@ -164,6 +164,14 @@ class Finding:
     first: str
 
 
+class Progress(NamedTuple):
+    """A run's verdict so far: requests and clients judged, violations found."""
+
+    requests: int
+    clients: int
+    violations: dict[Violation, int]
+
+
 @dataclass
 class ClientSummary:
     """One row of the per-client table."""
@@ -456,6 +464,13 @@ class Verifier:
         feed = self.feed
         for record in records:
             feed(record)
+
+    def progress(self) -> Progress:
+        """What is judged so far, for a line during the run; costs no judging."""
+        counts: dict[Violation, int] = {}
+        for finding in self._findings.values():
+            counts[finding.violation] = counts.get(finding.violation, 0) + finding.count
+        return Progress(self._requests, len(self._clients), counts)
 
     def finish(self, *, complete: bool = True) -> Verdict:
         """Judge what is left and return the verdict.

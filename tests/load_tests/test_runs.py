@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -55,6 +56,7 @@ def locust(
     processes: int | None = None,
     classes: tuple[str, ...] = (),
     forging: int = 1,
+    options: tuple[str, ...] = (),
 ) -> Run:
     verdict = tmp_path / f"verdict-{len(list(tmp_path.iterdir()))}.json"
     command = [
@@ -86,6 +88,7 @@ def locust(
     ]
     if processes:
         command += ["--processes", str(processes)]
+    command += options
     command += classes
     # Its own session, so a run that hangs can be stopped with every worker it forked.
     process = subprocess.Popen(
@@ -285,8 +288,31 @@ def test_a_distributed_run_passes_the_reference_like_a_single_process(tmp_path):
 def test_a_distributed_run_fails_a_broken_limiter_like_a_single_process(tmp_path):
     with serve_app(faults.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
         single = locust(url, tmp_path)
+    page, junit = tmp_path / "verdict.html", tmp_path / "verdict.xml"
+    reports = ("--verdict-html", str(page), "--verdict-junit", str(junit))
     with serve_app(faults.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
-        distributed = locust(url, tmp_path, processes=2)
+        distributed = locust(url, tmp_path, processes=2, options=reports)
     assert_fails_naming(single, "limit-exceeded")
     assert_fails_naming(distributed, "limit-exceeded")
     assert single.violations == distributed.violations == {"limit-exceeded"}
+    # The master draws the workers' clients, as a single process draws its own.
+    html = page.read_text()
+    clients = distributed.verdict["clients"]
+    violating = [c for c in clients if c["violations"]]
+    assert html.count('class="client-chart') == min(12, len(clients)) == 7
+    assert html.count('class="client-chart violating"') == len(violating)
+    assert html.count('"meta":"violations"') == len(violating)
+    cases = {case.get("name"): case for case in ElementTree.parse(junit).getroot()}
+    assert cases["limit-exceeded"].find("failure") is not None
+    assert all(
+        case.find("failure") is None for name, case in cases.items() if name != "limit-exceeded"
+    )
+
+
+def test_a_run_prints_the_verifiers_progress_once_a_window(tmp_path):
+    with serve_app(faults.behind_limiter(limiters.OffByOne(LIMIT, WINDOW))) as url:
+        run = locust(url, tmp_path)
+    lines = [li for li in run.output.splitlines() if "rate-limit verifier: +" in li]
+    assert RUN_TIME // WINDOW - 1 <= len(lines) <= RUN_TIME // WINDOW, run.output
+    assert "clients judged, violations so far: " in lines[-1]
+    assert "limit-exceeded" in lines[-1]  # the probes overrun the limit in the first window
