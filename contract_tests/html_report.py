@@ -1,11 +1,11 @@
 """The contract run's HTML page (``--html FILE``): verdict, rule groups, failures, exchanges.
 
 One self-contained file a reviewer opens from a CI job's artifacts: the styles are
-inline and nothing is fetched. The template, ``html_report.html.j2``, sits beside this
-module. The plugin collects a ``Failure`` per failed test as it happens (the target's
-exchanges are the current test's only until the next one starts) and hands them,
-with the outcomes by rule group (``step_summary.ContractSummary``), to ``write_html``
-at the end of the run.
+inline and nothing is fetched. The template is ``templates/report.html.j2``, as the
+load tests keep theirs in ``load_tests/templates``. The plugin collects a ``Failure``
+per failed test as it happens (the target's exchanges are the current test's only
+until the next one starts) and hands them, with the outcomes by rule group
+(``step_summary.ContractSummary``), to ``render_html`` at the end of the run.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .step_summary import ContractSummary, Group
 from .suite import Suite
 from .target import Exchange, shown_body
 
-TEMPLATE = "html_report.html.j2"
+TEMPLATE = "report.html.j2"
 
 
 @dataclass
@@ -69,7 +69,7 @@ def group_rows(outcomes: ContractSummary, order: list[str]) -> list[GroupRow]:
 
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent),
+        loader=jinja2.PackageLoader(__package__ or "contract_tests", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -7,6 +7,7 @@ idle unless the run collects the suite's own tests.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import tempfile
@@ -236,7 +237,10 @@ def _suite_from_options(config: pytest.Config) -> Suite:
     progress = _progress(config)
     try:
         return Suite.create(
-            base_url.rstrip("/"), profile, on_wait=progress.waiting if progress else None
+            base_url.rstrip("/"),
+            profile,
+            on_wait=progress.waiting if progress else None,
+            on_idle=progress.flush if progress else None,
         )
     except ControlApiError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -272,13 +276,17 @@ def _progress(config: pytest.Config) -> Progress | None:
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is None:
         return None
+    capture = config.pluginmanager.get_plugin("capturemanager")
 
     def write(line: str) -> None:
-        # -q's dots leave the line open without the reporter knowing; start a new one.
-        if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
-            terminal.write("\n")
-        terminal.write_line(line)
-        terminal.flush()  # a CI log is a pipe: the line must not wait in a buffer
+        # A wait inside a test: lift the capture for the line, as pytest's live logging does.
+        lifted = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        with lifted:
+            # -q's dots leave the line open without the reporter knowing; start a new one.
+            if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
+                terminal.write("\n")
+            terminal.write_line(line)
+            terminal.flush()  # a CI log is a pipe: the line must not wait in a buffer
 
     progress = config.stash[PROGRESS_KEY] = Progress(write)
     hooks = ProgressHooks(progress, lambda: config.stash.get(STEP_SUMMARY_KEY, None))

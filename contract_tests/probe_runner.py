@@ -15,6 +15,9 @@ from typing import Any
 from .probes import boundary, exhaust, lockout, retry_after
 from .target import Target
 
+# How often a test waiting for a background probe lets the run's progress lines out.
+IDLE_TICK = 0.5
+
 
 class ProbeFailed(RuntimeError):
     """A probe could not be run to its end; the tests that judge it report why."""
@@ -31,8 +34,10 @@ PROBES: dict[str, Callable[[Target], Any]] = {
 class Probes:
     """Runs each probe at most once per run; in background threads when clients are simulated."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, *, on_idle: Callable[[], None] | None = None) -> None:
         self.target = target
+        # Called now and then while a test waits for a background probe (in its thread).
+        self.on_idle = on_idle
         self._threads: dict[str, threading.Thread] = {}
         self._results: dict[str, Any] = {}
         self._errors: dict[str, BaseException] = {}
@@ -68,7 +73,11 @@ class Probes:
             if thread is None:
                 self._run(name)
             else:
-                thread.join()
+                thread.join(IDLE_TICK)
+                while thread.is_alive():
+                    if self.on_idle is not None:
+                        self.on_idle()
+                    thread.join(IDLE_TICK)
         with self._lock:
             if name in self._errors:
                 error = self._errors[name]

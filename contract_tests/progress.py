@@ -6,19 +6,22 @@ suite waits. ``Progress`` writes one line when the last test of a rule group end
 (its outcomes and the time its tests took) and one line before a wait of at least
 ``MIN_WAIT`` seconds (what for, and for how long); shorter waits stay quiet.
 
-Waits are announced from the thread that waits, a background probe's too. Lines go
-out at once, under ``lock``; the plugin holds the same lock around pytest's own
-per-test output, so a probe's line never lands in the middle of a test's line.
-Queueing them for the main thread instead would hold a probe's "waiting 60 s" back
-until the test that waits for that probe had its result, a minute too late.
+Waits are announced from the thread that waits, a background probe's too, but only
+the main thread writes: pytest captures a test's output at the file-descriptor level,
+and only the thread that runs the test may lift that capture for a line (as pytest's
+own live logging does) without racing pytest's switching of it between phases. So a
+probe's line waits in a queue until the main thread next writes: at the end of each
+test, before a wait of its own, and every half second while a test waits for that
+probe's result (``probe_runner.Probes``'s ``on_idle``). Lines never interleave, and a
+probe's "waiting 60 s" shows within a second of when it matters.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -61,22 +64,41 @@ class Progress:
         self.min_wait = min_wait
         self._now = now
         self.started = now()
-        # Reentrant: the plugin holds it around pytest's hooks, which may write a line too.
-        self.lock = threading.RLock()
         self.closed = False
         self.waits: list[Wait] = []
+        self._queued: deque[str] = deque()  # lines of other threads, for the main thread
+        self._lock = threading.Lock()
         self._group_of: dict[str, str] = {}
         self._left: Counter[str] = Counter()
         self._spent: defaultdict[str, float] = defaultdict(float)
 
     def write(self, line: str) -> None:
-        with self.lock:
-            if not self.closed:
-                self._write(f"contract [{clock(self._now() - self.started)}] {line}")
+        """Write a line now (the main thread) or queue it for the main thread (any other)."""
+        line = f"contract [{clock(self._now() - self.started)}] {line}"
+        if threading.current_thread() is not threading.main_thread():
+            with self._lock:
+                if not self.closed:
+                    self._queued.append(line)
+            return
+        self.flush()
+        if not self.closed:
+            self._write(line)
+
+    def flush(self) -> None:
+        """Write the lines other threads queued; only the main thread writes."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        while True:
+            with self._lock:
+                if not self._queued or self.closed:
+                    return
+                line = self._queued.popleft()
+            self._write(line)
 
     def close(self) -> None:
         """No more lines: the run's summary is being written (a probe may still be waiting)."""
-        with self.lock:
+        self.flush()
+        with self._lock:
             self.closed = True
 
     def expect(self, tests: Mapping[str, str]) -> None:
@@ -107,42 +129,29 @@ class Progress:
         """ClientPool's on_wait: a line for a long wait, from whichever thread waits."""
         if seconds < self.min_wait:
             return
-        with self.lock:
+        with self._lock:
             if len(self.waits) < KEPT_WAITS:
                 self.waits.append(Wait(self._now() - self.started, who, seconds, why))
         self.write(f"waiting {seconds:.0f} s for {why} ({who})")
 
 
 class ProgressHooks:
-    """Progress in a pytest run: the group lines after each test, the lock around its output.
+    """Progress in a pytest run: queued lines and the group's line after each test.
 
-    pytest writes a test's line over several hooks (its name or dot, its outcome, the
-    percentage); holding ``progress.lock`` across them keeps a background probe's line
-    out of the middle. The plugin registers one for a run of the suite.
+    The plugin registers one for a run of the suite.
     """
 
     def __init__(self, progress: Progress, outcomes: Callable[[], ContractSummary | None]) -> None:
         self.progress = progress
         self.outcomes = outcomes
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_logstart(self) -> Iterator[None]:
-        with self.progress.lock:
-            return (yield)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.progress.test_time(report.nodeid, report.duration)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Iterator[None]:
-        with self.progress.lock:
-            result = yield
-            self.progress.test_time(report.nodeid, report.duration)
-            return result
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_logfinish(self, nodeid: str) -> Iterator[None]:
-        with self.progress.lock:
-            result = yield
-            # After the terminal's own end of the test (-q: the percentage ends its line).
-            outcomes = self.outcomes()
-            if outcomes is not None:
-                self.progress.test_finished(nodeid, outcomes)
-            return result
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        # After the terminal's own end of the test (-q: a percentage may end its line).
+        self.progress.flush()
+        outcomes = self.outcomes()
+        if outcomes is not None:
+            self.progress.test_finished(nodeid, outcomes)

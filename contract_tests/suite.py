@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,8 +36,16 @@ class Suite:
     unreachable: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, base_url: str, profile: Profile, *, on_wait: OnWait | None = None) -> Suite:
-        """The run against base_url; on_wait hears of each wait for the rate limit."""
+    def create(
+        cls,
+        base_url: str,
+        profile: Profile,
+        *,
+        on_wait: OnWait | None = None,
+        on_idle: Callable[[], None] | None = None,
+    ) -> Suite:
+        """The run against base_url; on_wait hears of each wait for the rate limit, on_idle
+        is called now and then while a test waits for a background probe."""
         # On this machine the suite can be other clients by its source address (as the
         # load tests are), whether or not the target trusts its X-Forwarded-For.
         sources = (
@@ -51,7 +60,7 @@ class Suite:
         slots.use_clock(clock.now)
         seed_ledger(ledger, profile, clock.stored_bookings())
         target = Target(base_url, profile, pool, ledger)
-        return cls(base_url, profile, pool, ledger, target, Probes(target), clock)
+        return cls(base_url, profile, pool, ledger, target, Probes(target, on_idle=on_idle), clock)
 
     def not_reachable(self, rule: str, why: str) -> None:
         """A check the run could not make; the summary lists it, not only a skip line."""
