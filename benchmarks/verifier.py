@@ -1,6 +1,7 @@
 """What the rate-limit verifier costs the load generator: CPU with and without it, at a fixed rate.
 
-    python benchmarks/verifier.py [--rate 1000] [--rounds 6] [--control 2] [--out FILE]
+    python benchmarks/verifier.py [--rate 1000] [--rounds 6] [--control 2] [--verdict-html]
+                                  [--out FILE]
 
 Starts a small target in a subprocess (gevent, a correct moving-window limiter per
 ``X-Forwarded-For`` client with its RateLimit fields, canned 201/400/429 answers).
@@ -10,7 +11,9 @@ clients of its own: one with the verifier plugged into the request event exactly
 the locustfile plugs it, one without. Each pair gives the ratio of their CPU seconds
 per 1,000 requests; the cost is the median ratio minus one. Control pairs, without
 the verifier in either, show the method's noise. The target is under 10% at 1,000
-requests/s.
+requests/s. ``--verdict-html`` measures the verifier with the HTML report on: the
+timeline it keeps for the charts is fed in the same batches, and the page is written
+after the measured seconds (its size and the time it took are reported).
 """
 
 from __future__ import annotations
@@ -119,7 +122,12 @@ def generate(host: str, args: argparse.Namespace, *, with_verifier: bool) -> dic
                 if response.status_code in (201, 400, 429):
                     response.success()
 
-    options = Namespace(rate_limit=f"{args.limit}/{args.window} seconds", client_mode="xff")
+    page = Path(tempfile.gettempdir()) / f"verifier-benchmark-{os.getpid()}.html"
+    options = Namespace(
+        rate_limit=f"{args.limit}/{args.window} seconds",
+        client_mode="xff",
+        verdict_html=str(page) if args.verdict_html else "",
+    )
     environment = Environment(user_classes=[BenchmarkUser], host=host, parsed_options=options)
     runner = environment.create_local_runner()
     run = LoadRun(environment)
@@ -139,6 +147,8 @@ def generate(host: str, args: argparse.Namespace, *, with_verifier: bool) -> dic
         assert run.verifier is not None
         # A batch every half second: its CPU time, which a busy machine does not inflate.
         run.verifier.feed_many = timed(run.verifier.feed_many, time.thread_time)  # type: ignore[method-assign]
+        if run.timeline is not None:  # the HTML report's records, fed in the same batches
+            run.timeline.feed_many = timed(run.timeline.feed_many, time.thread_time)  # type: ignore[method-assign]
         # Once per request: the thread's CPU clock would cost more than the listener, so
         # wall time (the same, unless the machine preempts us within a few microseconds).
         environment.events.request.add_listener(timed(run.on_request, time.perf_counter))
@@ -151,8 +161,14 @@ def generate(host: str, args: argparse.Namespace, *, with_verifier: bool) -> dic
     cpu1, wall1 = time.process_time(), time.perf_counter()
     requests1 = environment.stats.total.num_requests
     spent = in_verifier[0]
+    report_seconds = report_bytes = 0.0
     if with_verifier:
+        written = time.perf_counter()
         run.on_test_stop()
+        if args.verdict_html:
+            report_seconds = time.perf_counter() - written
+            report_bytes = page.stat().st_size
+            page.unlink()
     runner.quit()
     failures = environment.stats.total.num_failures
     verdict = run.verdict
@@ -163,6 +179,8 @@ def generate(host: str, args: argparse.Namespace, *, with_verifier: bool) -> dic
         "requests": requests1 - requests0,
         "failures": failures,
         "violations": [f.first for f in verdict.findings[:3]] if verdict else [],
+        "report_seconds": report_seconds,
+        "report_bytes": report_bytes,
     }
 
 
@@ -191,6 +209,7 @@ def start_child(
         *("--rate", str(args.rate), "--seconds", str(args.seconds)),
         *("--ramp", str(args.ramp), "--users", str(args.users)),
         *("--client", args.client, "--first-client", str(first_client)),
+        *(["--verdict-html"] if args.verdict_html else []),
     ]
     # Its log to a file: two generators writing to pipes read one after the other
     # could fill one and stall it mid-measurement.
@@ -288,6 +307,9 @@ def summarise(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[st
         "control_ratios": [r["ratio"] for r in control],
         "cost_inside": inside,
         "violations": sorted({v for r in with_runs for v in r["violations"]}),
+        "verdict_html": args.verdict_html,
+        "report_seconds_max": max(r["report_seconds"] for r in with_runs),
+        "report_bytes_max": max(r["report_bytes"] for r in with_runs),
     }
 
 
@@ -296,6 +318,7 @@ def report(summary: dict[str, Any], target: float) -> None:
         f"client {summary['client']}, {summary['users']} clients, limit {summary['limit']} per"
         f" {summary['window']:g} s, {summary['rate']:g} requests/s per generator,"
         f" {summary['seconds']:g} s measured per run; two generators at a time"
+        + (", with --verdict-html" if summary["verdict_html"] else "")
     )
     print("round  pair                  CPU s per 1,000 requests   ratio")
     for number, r in enumerate(summary["rounds"], 1):
@@ -322,6 +345,11 @@ def report(summary: dict[str, Any], target: float) -> None:
         f"verifier cost, measured inside the run: {100 * summary['cost_inside']:.1f}%"
         " of the generator's CPU"
     )
+    if summary["verdict_html"]:
+        print(
+            f"HTML report, written after the measured seconds: up to"
+            f" {summary['report_bytes_max'] / 1e6:.1f} MB in {summary['report_seconds_max']:.2f} s"
+        )
     if summary["violations"]:
         print(f"warning: the verifier found violations: {summary['violations']}")
     met = "met" if summary["cost_median"] < target else "NOT met"
@@ -346,6 +374,11 @@ def main() -> None:
         default="fast",
         help="Locust's HttpUser (requests) or FastHttpUser; the cheaper client makes the"
         " verifier's share larger (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--verdict-html",
+        action="store_true",
+        help="with the HTML report on (--verdict-html): its timeline is fed with the verifier",
     )
     parser.add_argument("--out", type=Path, help="also write the numbers as JSON")
     parser.add_argument("--mode", choices=["with", "without"], help=argparse.SUPPRESS)

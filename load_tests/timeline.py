@@ -52,14 +52,22 @@ class Marker(NamedTuple):
 
 @dataclass(eq=False)
 class Lane:
-    """One client's points, oldest first (as fed), with what was left out."""
+    """One client's points, oldest first (as fed), with what was left out.
 
-    points: deque[Point]
+    They are kept as plain tuples of atoms, which the garbage collector stops walking
+    (a NamedTuple it would walk at every collection); ``points`` gives them as Points.
+    """
+
+    kept: deque[tuple[float, float, int, str | None, str | None]]
     markers: list[Marker] = field(default_factory=list)
     thinned: int = 0  # 429s counted but not kept
     dropped: int = 0  # points pushed out by per_client
     last_kept_429: float = float("-inf")
     last_status: int = 0
+
+    @property
+    def points(self) -> list[Point]:
+        return [Point._make(fields) for fields in self.kept]
 
 
 class Timeline:
@@ -102,16 +110,20 @@ class Timeline:
                     continue
                 lane.last_kept_429 = received
                 headers = record.headers
-                point = Point(
-                    record.sent, received, 429, headers.get("retry-after"), headers.get("date")
+                point = (
+                    record.sent,
+                    received,
+                    429,
+                    headers.get("retry-after"),
+                    headers.get("date"),
                 )
             else:
-                point = Point(record.sent, received, status)
+                point = (record.sent, received, status, None, None)
             lane.last_status = status
-            points = lane.points
-            if len(points) == self.per_client:
+            kept = lane.kept
+            if len(kept) == self.per_client:
                 lane.dropped += 1
-            points.append(point)
+            kept.append(point)
 
     def feed(self, record: Record) -> None:
         self.feed_many((record,))

@@ -58,11 +58,12 @@ def test_verifier_benchmark_pairs_runs_with_and_without_the_verifier(tmp_path: P
         sys.executable,
         str(VERIFIER_SCRIPT),
         *("--rate=200", "--seconds=2", "--ramp=1", "--users=10"),
-        *("--rounds=1", "--control=1", f"--out={out}"),
+        *("--rounds=1", "--control=1", "--verdict-html", f"--out={out}"),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "verifier cost, A/B" in run.stdout
+    assert "HTML report, written after the measured seconds" in run.stdout
 
     summary = json.loads(out.read_text())
     kinds = [r["kind"] for r in summary["rounds"]]
@@ -76,6 +77,7 @@ def test_verifier_benchmark_pairs_runs_with_and_without_the_verifier(tmp_path: P
     assert verifier_round["without"]["in_verifier"] == 0
     assert summary["violations"] == []
     assert summary["cost_median"] == pytest.approx(verifier_round["ratio"] - 1)
+    assert verifier_round["with"]["report_bytes"] > 1_000_000  # Plotly's script, inlined
 
 
 SOAK_SCRIPT = SCRIPT.parent / "soak.py"
