@@ -7,7 +7,6 @@ idle unless the run collects the suite's own tests.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from _pytest.junitxml import xml_key
 from .clock import ControlApiError
 from .html_report import Failure, failure_message, render_html, write_html
 from .profile import ProfileError, load_profile, parse_rate_limit
-from .progress import Progress, ProgressHooks
+from .progress import Progress, terminal_progress
 from .step_summary import ContractSummary, append_step_summary
 from .suite import Suite, activate, active
 
@@ -234,7 +233,9 @@ def _suite_from_options(config: pytest.Config) -> Suite:
         config.getoption("contract_control_api"),
         config.getoption("contract_source_addresses"),
     )
-    progress = _progress(config)
+    progress = terminal_progress(config, lambda: config.stash.get(STEP_SUMMARY_KEY, None))
+    if progress is not None:
+        config.stash[PROGRESS_KEY] = progress
     try:
         return Suite.create(
             base_url.rstrip("/"),
@@ -271,29 +272,6 @@ PROGRESS_KEY = pytest.StashKey[Progress]()
 FAILURES_KEY = pytest.StashKey[list[Failure]]()
 
 
-def _progress(config: pytest.Config) -> Progress | None:
-    """The run's progress lines, written where the terminal writes (none without a terminal)."""
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is None:
-        return None
-    capture = config.pluginmanager.get_plugin("capturemanager")
-
-    def write(line: str) -> None:
-        # A wait inside a test: lift the capture for the line, as pytest's live logging does.
-        lifted = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
-        with lifted:
-            # -q's dots leave the line open without the reporter knowing; start a new one.
-            if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
-                terminal.write("\n")
-            terminal.write_line(line)
-            terminal.flush()  # a CI log is a pipe: the line must not wait in a buffer
-
-    progress = config.stash[PROGRESS_KEY] = Progress(write)
-    hooks = ProgressHooks(progress, lambda: config.stash.get(STEP_SUMMARY_KEY, None))
-    config.pluginmanager.register(hooks, "contract_tests.progress")
-    return progress
-
-
 def _suite_pending(collector: pytest.Collector) -> bool:
     if SUITE_KEY in collector.config.stash:
         return False
@@ -317,12 +295,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     suite = session.config.stash.get(SUITE_KEY, None)
-    # Each probe is a client of its own: start them now, so their waits overlap the run.
     progress = session.config.stash.get(PROGRESS_KEY, None)
     if progress is not None:
         progress.expect({item.nodeid: _group(item) for item in session.items if _in_suite(item)})
     if suite is None or not suite.pool.simulate:
         return
+    # Each probe is a client of its own: start them now, so their waits overlap the run.
     wanted = set()
     for item in session.items:
         marker = item.get_closest_marker("probe")
@@ -441,6 +419,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", suite.summary())
         for note in suite.coverage_notes():
             terminalreporter.write_line(f"  {note}")
+        page = terminalreporter.config.getoption("contract_html")
+        if page:
+            terminalreporter.write_line(f"  the run's HTML report: {page}")
         outcomes = terminalreporter.config.stash.get(STEP_SUMMARY_KEY, None)
         if outcomes is not None:
             details = [suite.summary(), *suite.coverage_notes()]

@@ -18,6 +18,7 @@ probe's "waiting 60 s" shows within a second of when it matters.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter, defaultdict, deque
@@ -155,3 +156,30 @@ class ProgressHooks:
         outcomes = self.outcomes()
         if outcomes is not None:
             self.progress.test_finished(nodeid, outcomes)
+
+
+def terminal_progress(
+    config: pytest.Config, outcomes: Callable[[], ContractSummary | None]
+) -> Progress | None:
+    """A run's Progress, written by pytest's terminal reporter (None without a terminal).
+
+    ``outcomes`` gives the run's outcomes by rule group so far, for the group lines.
+    """
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is None:
+        return None
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        # A wait inside a test: lift the capture for the line, as pytest's live logging does.
+        lifted = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        with lifted:
+            # -q's dots leave the line open without the reporter knowing; start a new one.
+            if getattr(getattr(terminal, "_tw", None), "width_of_current_line", 0):
+                terminal.write("\n")
+            terminal.write_line(line)
+            terminal.flush()  # a CI log is a pipe: the line must not wait in a buffer
+
+    progress = Progress(write)
+    config.pluginmanager.register(ProgressHooks(progress, outcomes), "contract_tests.progress")
+    return progress
