@@ -5,7 +5,7 @@ from __future__ import annotations
 from contract_tests.step_summary import append_step_summary, cell
 from tests.contract_tests.broken import FAULTS
 from tests.contract_tests.runs import run_suite
-from tests.faults import reference
+from tests.faults import UNLIMITED, reference
 from tests.servers import serve_app
 
 BROKEN = next(fault for fault in FAULTS if fault.name == "body validated before the 404")
@@ -33,7 +33,13 @@ def test_a_passing_contract_run_summarises_each_rule_group(tmp_path, monkeypatch
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     with serve_app(reference(rate_limit="100000/minute")) as url:
-        run = run_suite(url, tmp_path / "junit.xml", select="rule_2 or error_format", fuzz=False)
+        run = run_suite(
+            url,
+            tmp_path / "junit.xml",
+            select="rule_2 or error_format",
+            args=("--rate-limit", UNLIMITED),
+            fuzz=False,
+        )
     assert run.returncode == 0, run.output
     text = summary.read_text()
     assert text.startswith(f"### ✅ Contract suite: PASS against {url}")
