@@ -13,14 +13,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from .progress import Wait, clock
 from .step_summary import ContractSummary, Group
 from .suite import Suite
 from .target import Exchange, shown_body
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATE = "report.html.j2"
 
@@ -68,6 +69,10 @@ def group_rows(outcomes: ContractSummary, order: list[str]) -> list[GroupRow]:
 
 
 def _environment() -> jinja2.Environment:
+    # Imported here: the plugin, and so this module, loads in every pytest run of the
+    # environment; only a run with --html needs Jinja2.
+    import jinja2
+
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader(__package__ or "contract_tests", "templates"),
         autoescape=True,
