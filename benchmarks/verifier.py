@@ -1,7 +1,7 @@
 """What the rate-limit verifier costs the load generator: CPU with and without it, at a fixed rate.
 
     python benchmarks/verifier.py [--rate 1000] [--rounds 6] [--control 2] [--verdict-html]
-                                  [--out FILE]
+                                  [--pin] [--out FILE]
 
 Starts a small target in a subprocess (gevent, a correct moving-window limiter per
 ``X-Forwarded-For`` client with its RateLimit fields, canned 201/400/429 answers).
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
-from harness import free_port, running
+from harness import free_port, pinning, running
 
 BOOK_PATH = "/api/public/scheduling/jane-doe/30min-call/book"
 TARGET = 0.10  # the verifier's cost, as a share of the generator's CPU
@@ -200,8 +200,10 @@ def start_child(
     args: argparse.Namespace,
     env: dict[str, str],
     log: IO[str],
+    pin: list[str],
 ) -> subprocess.Popen[str]:
     command = [
+        *pin,
         sys.executable,
         str(Path(__file__).resolve()),
         *("--mode", mode, "--host", f"http://127.0.0.1:{port}"),
@@ -243,7 +245,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     limits = ["--limit", str(args.limit), "--window", str(args.window)]
-    target = [sys.executable, str(Path(__file__).resolve()), "--serve", str(port), *limits]
+    # --pin: the target on one CPU, both generators of a pair on the other. They then
+    # share one core and its caches (less noise between the two, but each is slower than
+    # a generator with a core of its own, as in a real run).
+    pins = pinning(args.pin)
+    target_pin, generator_pin = pins if pins else ([], [])
+    target = [*target_pin, sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
+    target += limits
     pairs = [("with", "without")] * args.rounds + [("without", "without")] * args.control
     rounds: list[dict[str, Any]] = []
     with (
@@ -258,7 +266,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             with contextlib.ExitStack() as stack:
                 logs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in order]
                 processes = [
-                    start_child(mode, port, first + i * args.users, args, env, logs[i])
+                    start_child(
+                        mode, port, first + i * args.users, args, env, logs[i], generator_pin
+                    )
                     for i, mode in enumerate(order)
                 ]
                 try:
@@ -308,6 +318,7 @@ def summarise(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[st
         "cost_inside": inside,
         "violations": sorted({v for r in with_runs for v in r["violations"]}),
         "verdict_html": args.verdict_html,
+        "pinned": pinning(args.pin) is not None,
         "report_seconds_max": max(r["report_seconds"] for r in with_runs),
         "report_bytes_max": max(r["report_bytes"] for r in with_runs),
     }
@@ -319,6 +330,7 @@ def report(summary: dict[str, Any], target: float) -> None:
         f" {summary['window']:g} s, {summary['rate']:g} requests/s per generator,"
         f" {summary['seconds']:g} s measured per run; two generators at a time"
         + (", with --verdict-html" if summary["verdict_html"] else "")
+        + ("; the target on one CPU, both generators on the other" if summary["pinned"] else "")
     )
     print("round  pair                  CPU s per 1,000 requests   ratio")
     for number, r in enumerate(summary["rounds"], 1):
@@ -379,6 +391,11 @@ def main() -> None:
         "--verdict-html",
         action="store_true",
         help="with the HTML report on (--verdict-html): its timeline is fed with the verifier",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="with taskset: the target on one CPU, both generators on the other",
     )
     parser.add_argument("--out", type=Path, help="also write the numbers as JSON")
     parser.add_argument("--mode", choices=["with", "without"], help=argparse.SUPPRESS)

@@ -5,7 +5,9 @@ Each request record of the book endpoint goes to a ``Verifier``. In a distribute
 run the workers batch their records to the master with ``runner.send_message``;
 when the test stops, the master asks every worker for its last batch, waits for
 them all, and decides. The master (or the single process) prints the per-client
-table and sets ``environment.process_exit_code`` to 1 on any violation. The
+table and sets ``environment.process_exit_code`` to 1 on any violation. With
+``--verdict-html``, the process that judges also feeds each batch to a ``Timeline``
+for the page's charts; once a window it logs how far the verifier has judged. The
 wiring into Locust's events is ``plugin``; the users find their run with ``run_of``.
 """
 
@@ -264,12 +266,9 @@ class LoadRun:
                 if batch or final:
                     runner.send_message(RECORDS_MESSAGE, {"records": batch, "final": final})
             elif self.verifier is not None:
-                if self.timeline is None:
-                    self.verifier.feed_many(map(_record, batch))
-                else:
-                    records = list(map(_record, batch))
-                    self.verifier.feed_many(records)
-                    self.timeline.feed_many(records)
+                self.verifier.feed_many(map(_record, batch))
+                if self.timeline is not None:
+                    self.timeline.feed_many(batch)  # the same fields, read by index
 
     def _progress_forever(self, window: float) -> None:
         """One line per window, beside Locust's own progress: clients judged, violations."""

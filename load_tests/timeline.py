@@ -19,9 +19,9 @@ verifier, in the same batches, and hears of each violation through the verifier'
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .verifier import Record, Violation
 
@@ -91,39 +91,38 @@ class Timeline:
         self.start = float("inf")
         self._gap = self.window / THINNING
 
-    def feed_many(self, records: Iterable[Record]) -> None:
-        """Take a batch of records (the verifier's batch: no cost per request beyond it)."""
+    def feed_many(self, records: Iterable[Sequence[Any]]) -> None:
+        """Take a batch: Records, or plain tuples of a Record's fields (a load run's batch).
+
+        Fed once per batch, read by index: no cost per request beyond the batch's own.
+        """
         lanes, gap = self.lanes, self._gap
+        start = self.start
         for record in records:
-            lane = lanes.get(record.client)
+            client, sent, received, status = record[0], record[1], record[2], record[3]
+            lane = lanes.get(client)
             if lane is None:
-                lane = self._lane(record.client)
+                lane = self._lane(client)
                 if lane is None:
                     self.unlaned += 1
                     continue
-            status, received = record.status, record.received
-            if record.sent < self.start:
-                self.start = record.sent
+            if sent < start:
+                start = sent
             if status == 429:
                 if lane.last_status == 429 and received - lane.last_kept_429 < gap:
                     lane.thinned += 1
                     continue
                 lane.last_kept_429 = received
-                headers = record.headers
-                point = (
-                    record.sent,
-                    received,
-                    429,
-                    headers.get("retry-after"),
-                    headers.get("date"),
-                )
+                headers = record[4] or {}
+                point = (sent, received, 429, headers.get("retry-after"), headers.get("date"))
             else:
-                point = (record.sent, received, status, None, None)
+                point = (sent, received, status, None, None)
             lane.last_status = status
             kept = lane.kept
             if len(kept) == self.per_client:
                 lane.dropped += 1
             kept.append(point)
+        self.start = start
 
     def feed(self, record: Record) -> None:
         self.feed_many((record,))

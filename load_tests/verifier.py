@@ -264,17 +264,24 @@ def parse_retry_after(value: str | None, date: str | None = None) -> float | Non
 
 
 class _Refusal:
-    """A 429 the verifier remembers: to judge it, and for the promise its Retry-After made."""
+    """A 429 the verifier remembers: to judge it, and for the promise its Retry-After made.
+
+    It keeps its record's fields as a plain tuple, not the Record: a load run holds a
+    second or so of 429s, long enough to reach the collector's oldest generation, and
+    a tuple of atoms (a Record's fields, with a dict of strings) it stops walking; a
+    Record, a tuple subclass, it walks at every full collection of the generator's heap.
+    """
 
     __slots__ = (
+        "_fields",
         "client",
         "counted_send",
+        "dated",
         "delay",
         "possibly_counted",
         "possibly_refused",
         "promise",
         "received",
-        "record",
         "remaining",
         "reset",
         "sent",
@@ -284,7 +291,10 @@ class _Refusal:
         self, client: _Client, record: Record, delay: float | None, fields: _Fields | None
     ) -> None:
         self.client = client
-        self.record = record
+        self._fields = tuple(record)
+        # An HTTP-date Retry-After (not delay-seconds) may read longer than the wait.
+        raw = record.headers.get("retry-after") or ""
+        self.dated = not raw.strip().isdigit()
         self.sent = record.sent
         self.received = record.received
         self.delay = delay
@@ -299,6 +309,10 @@ class _Refusal:
         # Earliest send time of a countable request that completed after this 429 was
         # sent: such a request may have used the slot the Retry-After promised.
         self.counted_send = math.inf
+
+    @property
+    def record(self) -> Record:
+        return Record._make(self._fields)
 
 
 class _LowRemaining:
@@ -799,8 +813,7 @@ class Verifier:
         latest = frees_by + 1 + self.tolerance - sent
         # An HTTP-date is measured against Date: the date rounds up a second, Date is cut
         # to its second, and servers (uvicorn, nginx) refresh their Date once a second.
-        raw = refusal.record.headers.get("retry-after") or ""
-        dated = 0.0 if raw.strip().isdigit() else HTTP_DATE_ROUNDING - 1
+        dated = HTTP_DATE_ROUNDING - 1 if refusal.dated else 0.0
         if refusal.delay is not None and refusal.delay > latest + dated:
             self._find(
                 Violation.RETRY_AFTER_TOO_LONG,
