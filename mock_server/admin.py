@@ -88,9 +88,7 @@ class AdminHandlers:
         self, host: str | None = None, event_type: str | None = None, status: str | None = None
     ) -> dict[str, Any]:
         out = []
-        for booking in await self.service.store.list():
-            if host and booking.host_slug != host:
-                continue
+        for booking in await self.service.store.list(host or None):
             if event_type and event_type not in (booking.event_slug, booking.event_type_id):
                 continue
             if status and booking.status != status:
@@ -190,7 +188,7 @@ class AdminHandlers:
             raise StorageUnavailable()
         return {
             "status": "ok",
-            "bookings": len(await self.service.store.list()),
+            "bookings": await self.service.store.count(),
             "now": utc_text(self.clock.now()),
             "storage": self.storage_name,
         }

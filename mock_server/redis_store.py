@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import redis.asyncio as redis
@@ -146,16 +146,36 @@ class RedisBookingStore:
                 return True
         return False
 
-    async def list(self) -> list[Booking]:
+    async def list(self, host_slug: str | None = None) -> list[Booking]:
         async def read() -> list[Booking]:
-            hosts = set((await self.client.hvals(f"{self.prefix}hosts")) or [])
+            if host_slug is not None:
+                hosts = [host_slug]
+            else:
+                found = set((await self.client.hvals(f"{self.prefix}hosts")) or [])
+                hosts = [host.decode() for host in found]
             out: list[Booking] = []
             for host in hosts:
-                texts = await self.client.hvals(f"{self.prefix}bookings:{host.decode()}")
+                texts = await self.client.hvals(f"{self.prefix}bookings:{host}")
                 out.extend(booking_from_json(t) for t in texts)
             return out
 
         return sorted(await self._call(read), key=lambda b: (b.start, b.id))
+
+    async def busy_spans(
+        self, host_slug: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        spans = await self._call(lambda: self.client.hvals(self._keys(host_slug)[0]))
+        low, high = start.timestamp(), end.timestamp()
+        out = []
+        for span in spans or []:
+            first, _, last = (span.decode() if isinstance(span, bytes) else span).partition(":")
+            begins, ends = int(first), int(last)
+            if begins < high and low < ends:
+                out.append((datetime.fromtimestamp(begins, UTC), datetime.fromtimestamp(ends, UTC)))
+        return sorted(out)
+
+    async def count(self) -> int:
+        return int(await self._call(lambda: self.client.hlen(f"{self.prefix}hosts")))
 
     async def get(self, booking_id: str) -> Booking | None:
         async def read() -> Booking | None:

@@ -8,6 +8,8 @@ Nothing here knows HTTP: the rules read dataclasses and raise ``mock_server.erro
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 import string
 from dataclasses import dataclass, field
@@ -144,7 +146,6 @@ class BookingService:
     ) -> list[tuple[datetime, datetime]]:
         """Slots that would book now: rules 7 and 8, the same functions a booking runs."""
         now = self.clock.now()
-        taken = [b for b in await self.store.list() if b.host_slug == host.slug]
         # Host-local days around the range, since the range is in another zone.
         candidates = slots.grid_slots(
             host,
@@ -152,18 +153,28 @@ class BookingService:
             first if first == date.min else first - timedelta(days=1),
             slots.next_day(last) or last,
         )
-        free = []
+        wanted = []
         for start, end in candidates:
             try:
                 local_day = start.astimezone(zone).date()
             except OverflowError:
                 continue
-            if not first <= local_day <= last:
-                continue
-            if not slots.within_bounds(event_type, start, now):
-                continue
-            busy_start, busy_end = slots.occupied(event_type, start, end)
-            if not any(b.overlaps(busy_start, busy_end) for b in taken):
+            if first <= local_day <= last and slots.within_bounds(event_type, start, now):
+                wanted.append((start, end, *slots.occupied(event_type, start, end)))
+        if not wanted:
+            return []
+        # Only the host's spans around the range, not every booking the store holds.
+        spans = await self.store.busy_spans(
+            host.slug, min(w[2] for w in wanted), max(w[3] for w in wanted)
+        )
+        starts = [span[0] for span in spans]
+        latest_end = list(itertools.accumulate((span[1] for span in spans), max))
+        free = []
+        for start, end, busy_start, busy_end in wanted:
+            # A span overlaps [busy_start, busy_end) if it starts before busy_end and ends
+            # after busy_start: the latest end among those starting before busy_end tells.
+            before = bisect.bisect_left(starts, busy_end)
+            if not before or latest_end[before - 1] <= busy_start:
                 free.append((start, end))
         return free
 

@@ -54,7 +54,19 @@ class BookingStore(Protocol):
         """True when a stored booking of the host overlaps the span; a read, not a hold."""
         ...
 
-    async def list(self) -> list[Booking]: ...
+    async def list(self, host_slug: str | None = None) -> list[Booking]:
+        """The stored bookings, of one host or of all, by start; one host's reads only its own."""
+        ...
+
+    async def busy_spans(
+        self, host_slug: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """The host's busy spans that overlap [start, end), by start; reads that host only."""
+        ...
+
+    async def count(self) -> int:
+        """How many bookings are stored, without reading them."""
+        ...
 
     async def get(self, booking_id: str) -> Booking | None: ...
 
@@ -106,9 +118,27 @@ class MemoryBookingStore:
         self._host_of[booking.id] = booking.host_slug
         return True
 
-    async def list(self) -> list[Booking]:
-        out = [b for bookings in self._by_host.values() for b in bookings.values()]
+    async def list(self, host_slug: str | None = None) -> list[Booking]:
+        if host_slug is not None:
+            out = list(self._by_host.get(host_slug, {}).values())
+        else:
+            out = [b for bookings in self._by_host.values() for b in bookings.values()]
         return sorted(out, key=lambda b: (b.start, b.id))
+
+    async def busy_spans(
+        self, host_slug: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        spans = self._spans.get(host_slug, [])
+        # Ordered by start and by end alike (they never overlap): from the first that ends
+        # after start, up to the first that starts at or after end.
+        first = bisect.bisect_left(spans, (start,))
+        if first and spans[first - 1][1] > start:
+            first -= 1
+        last = bisect.bisect_left(spans, (end,), first)
+        return [(span[0], span[1]) for span in spans[first:last]]
+
+    async def count(self) -> int:
+        return len(self._host_of)
 
     async def get(self, booking_id: str) -> Booking | None:
         host = self._host_of.get(booking_id)

@@ -84,8 +84,21 @@ class BrokenStore:
         self.bookings.append(booking)
         return True
 
-    async def list(self) -> list[Booking]:
-        return sorted(self.bookings, key=lambda b: (b.start, b.id))
+    async def list(self, host_slug: str | None = None) -> list[Booking]:
+        mine = [b for b in self.bookings if host_slug is None or b.host_slug == host_slug]
+        return sorted(mine, key=lambda b: (b.start, b.id))
+
+    async def busy_spans(
+        self, host_slug: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        return sorted(
+            (b.busy_start, b.busy_end)
+            for b in self.bookings
+            if b.host_slug == host_slug and b.overlaps(start, end)
+        )
+
+    async def count(self) -> int:
+        return len(self.bookings)
 
     async def get(self, booking_id: str) -> Booking | None:
         return next((b for b in self.bookings if b.id == booking_id), None)

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -190,3 +191,35 @@ def test_rule_8_taken_slot_answers_before_a_missing_required_custom_field_on_red
         free = httpx.post(base + consult, json=request)
         assert free.status_code == 400, free.text
         assert free.json()["error"] != "The selected time slot is no longer available."
+
+
+def test_the_redis_store_reads_one_hosts_bookings_and_spans_and_counts_without_reading(
+    redis_server,
+):
+    """The memory store's contract for list(host), busy_spans and count, on Redis."""
+    import random
+
+    from mock_server.redis_store import RedisBookingStore
+    from tests.mock_server.test_store import booking
+
+    rng = random.Random(5)
+
+    async def run() -> None:
+        store = RedisBookingStore(redis_server.url)
+        try:
+            for i in range(60):
+                host = rng.choice(("jane", "john"))
+                await store.add_if_free(booking(f"b{i}", rng.randrange(0, 900, 5), 15, host))
+            stored = await store.list()
+            jane = [b for b in stored if b.host_slug == "jane"]
+            assert [b.id for b in await store.list("jane")] == [b.id for b in jane]
+            assert await store.count() == len(stored)
+            for _ in range(40):
+                low = stored[0].busy_start + timedelta(minutes=rng.randrange(-30, 930))
+                high = low + timedelta(minutes=rng.randrange(1, 120))
+                expected = sorted((b.busy_start, b.busy_end) for b in jane if b.overlaps(low, high))
+                assert await store.busy_spans("jane", low, high) == expected
+        finally:
+            await store.client.aclose()
+
+    asyncio.run(run())

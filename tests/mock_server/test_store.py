@@ -84,3 +84,39 @@ def test_store_is_busy_reads_the_overlap_without_holding_the_span():
         assert await store.add_if_free(before) and await store.add_if_free(after)
 
     asyncio.run(run())
+
+
+def test_busy_spans_are_exactly_the_hosts_spans_that_overlap_the_range():
+    """Against a brute-force filter, for random spans and random ranges."""
+    rng = random.Random(11)
+
+    async def run() -> None:
+        store = MemoryBookingStore()
+        for i in range(300):
+            host = rng.choice(("jane", "john"))
+            await store.add_if_free(booking(f"b{i}", rng.randrange(0, 3000, 5), 15, host))
+        stored = await store.list("jane")
+        for _ in range(200):
+            low = BASE + timedelta(minutes=rng.randrange(-100, 3100))
+            high = low + timedelta(minutes=rng.randrange(1, 400))
+            expected = sorted((b.busy_start, b.busy_end) for b in stored if b.overlaps(low, high))
+            assert await store.busy_spans("jane", low, high) == expected
+        assert await store.busy_spans("nobody", BASE, BASE + timedelta(days=9)) == []
+
+    asyncio.run(run())
+
+
+def test_one_hosts_list_holds_its_bookings_only_and_count_counts_them_all():
+    async def run() -> None:
+        store = MemoryBookingStore()
+        await store.add_if_free(booking("a", 0, 30, "jane"))
+        await store.add_if_free(booking("b", 60, 30, "jane"))
+        await store.add_if_free(booking("c", 0, 30, "john"))
+        assert [b.id for b in await store.list("jane")] == ["a", "b"]
+        assert [b.id for b in await store.list("nobody")] == []
+        assert {b.id for b in await store.list()} == {"a", "b", "c"}
+        assert await store.count() == 3
+        await store.delete("a")
+        assert await store.count() == 2 and [b.id for b in await store.list("jane")] == ["b"]
+
+    asyncio.run(run())
