@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 from collections import deque
 from datetime import UTC, datetime
-from importlib.resources import files
 from typing import Any
 
 import jinja2
@@ -27,9 +26,7 @@ from .verifier import ABANDONED, CONNECTION_ERROR, ClientSummary, Verdict, parse
 CHARTS = 12  # clients with a chart: violations first, then the busiest
 
 _ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.FunctionLoader(
-        lambda name: files(__package__).joinpath("templates", name).read_text("utf-8")
-    ),
+    loader=jinja2.PackageLoader(__package__ or "load_tests", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
