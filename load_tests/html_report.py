@@ -10,6 +10,7 @@ them; its script is inlined once, so the file opens with no network.
 
 from __future__ import annotations
 
+import bisect
 import html
 from collections import deque
 from datetime import UTC, datetime
@@ -141,8 +142,9 @@ def _retry_after(figure: go.Figure, points: list[Point], counts: list[int], star
     xs: list[float | None] = []
     ys: list[int | None] = []
     retries: dict[int, Point] = {}
-    sends = [p.sent for p in points]
-    for index, (point, count) in enumerate(zip(points, counts, strict=True)):
+    by_send = sorted(range(len(points)), key=lambda i: points[i].sent)
+    sends = [points[i].sent for i in by_send]
+    for point, count in zip(points, counts, strict=True):
         if point.status != 429:
             continue
         delay = parse_retry_after(point.retry_after, point.date)
@@ -152,9 +154,9 @@ def _retry_after(figure: go.Figure, points: list[Point], counts: list[int], star
         xs += [round(point.received - start, 3), round(until - start, 3), None]
         ys += [count, count, None]
         # The retry: the client's first request sent once the wait was over.
-        later = next((i for i in range(index + 1, len(points)) if sends[i] >= until), None)
-        if later is not None:
-            retries[later] = points[later]
+        later = bisect.bisect_left(sends, until)
+        if later < len(sends):
+            retries[by_send[later]] = points[by_send[later]]
     if xs:
         figure.add_trace(
             go.Scatter(
