@@ -24,8 +24,8 @@ from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 from faker import Faker
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from . import gc_tuning
 from .admin import AdminHandlers
 from .dataset import Dataset, load_dataset
 from .domain.booking import BookingService, CaptchaVerifier, IdFactory, default_captcha_verifier
@@ -42,6 +42,7 @@ from .http.book import BookOperation, BookSpec, path_pattern
 from .http.cors import SplitCORS
 from .http.dashboard import Dashboard
 from .http.faults import FAULT_KINDS, ExposeTransport, RandomFaults
+from .http.forwarded import ForwardedFor
 from .http.header_limit import DEFAULT_MAX_HEADER_BYTES, HeaderLimit
 from .http.journal import DEFAULT_SIZE, Journal, JournalMiddleware
 from .http.latency import Latency
@@ -92,6 +93,9 @@ class Settings:
     # Embedders and tests can plug a booking store of their own in here (the limiter
     # keeps --storage's); None is --storage's store.
     store: BookingStore | None = None
+    # The server process (booking-mock) tunes the garbage collector once started
+    # (mock_server.gc_tuning); embedders and tests keep their own settings.
+    tune_gc: bool = False
 
 
 @dataclass
@@ -187,7 +191,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     middlewares: list[Any] = [
         ExposeTransport,
         partial(ServerErrorMiddleware, handler=responses.connexion_handler),
-        partial(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips),
+        partial(ForwardedFor, trusted_hosts=settings.forwarded_allow_ips),
         partial(
             SplitCORS,
             admin_prefix=ADMIN_PREFIX,
@@ -200,16 +204,6 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         partial(JournalMiddleware, journal=journal, exclude=(ADMIN_PREFIX,)),
         partial(Latency, default=settings.latency, rng=stream("latency")),
         partial(
-            AdminGuard,
-            prefix=ADMIN_PREFIX,
-            enabled=settings.admin_enabled,
-            token=settings.admin_token,
-            check_host=settings.check_host,
-            allowed_hosts=settings.allowed_hosts,
-            admin_origins=settings.admin_cors_origins,
-        ),
-        partial(Dashboard, prefix=ADMIN_PREFIX, journal=journal),
-        partial(
             BookOperation,
             spec=book,
             service=service,
@@ -219,6 +213,18 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             faults=faults,
             max_body_bytes=settings.max_body_bytes,
         ),
+        # Below the book operation, which never answers under /__admin: a booking does
+        # not pay for the control plane's door.
+        partial(
+            AdminGuard,
+            prefix=ADMIN_PREFIX,
+            enabled=settings.admin_enabled,
+            token=settings.admin_token,
+            check_host=settings.check_host,
+            allowed_hosts=settings.allowed_hosts,
+            admin_origins=settings.admin_cors_origins,
+        ),
+        partial(Dashboard, prefix=ADMIN_PREFIX, journal=journal),
         partial(BodyLimit, max_bytes=settings.max_body_bytes),
         ExceptionMiddleware,
         SwaggerUIMiddleware,
@@ -233,6 +239,8 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         task = asyncio.create_task(watcher.run()) if watcher else None
+        if settings.tune_gc:
+            gc_tuning.tune()
         try:
             yield
         finally:

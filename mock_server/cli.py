@@ -261,6 +261,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         fake_hosts=args.fake_hosts,
         watch=args.watch,
         storage=args.storage,
+        tune_gc=True,
     )
 
 

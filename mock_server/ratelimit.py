@@ -43,13 +43,21 @@ class Quota:
 
 
 class SweptMemoryStorage(MemoryStorage):
-    """limits' async memory storage, with expired entries swept at most once a second.
+    """limits' async memory storage, with the moving window kept compact and swept cheaply.
 
-    The stock sweep runs after every request and visits every client key, each
-    through a thread hop (``asyncio.to_thread``): with thousands of clients that
-    starves the event loop, and latency climbs into seconds. Expiry is only about
-    memory (a window's verdict reads timestamps, not the sweep), so a batched sweep
-    once a second keeps memory bounded at a fraction of the cost.
+    The stock storage keeps one ``Entry`` object per accepted request, a lock per
+    client, and sweeps after every request by visiting every client key through a
+    thread hop. Each of those grows with the clients seen: with thousands of them the
+    sweep starved the event loop, and the entries (objects the garbage collector
+    walks) made every full collection longer (mock_server.gc_tuning).
+
+    Here a client's window is a tuple of the times of its accepted requests, oldest
+    first, trimmed to the newest ``limit`` (older ones can no longer decide a verdict):
+    a tuple of floats is an object the collector stops walking after one look. Clients are kept in
+    the order of their last accepted request, so the once-a-second sweep pops expired
+    clients from the front and stops at the first live one: its cost is the clients
+    that expired, not the clients kept. The verdicts are limits' own: the same
+    arithmetic as ``MemoryStorage.acquire_entry`` and ``get_moving_window``.
     """
 
     SWEEP_INTERVAL = 1.0
@@ -58,29 +66,91 @@ class SweptMemoryStorage(MemoryStorage):
     def __init__(self) -> None:
         super().__init__()
         self._next_sweep = 0.0
+        self._windows: OrderedDict[str, tuple[float, ...]] = OrderedDict()
+        self._deadline: dict[str, float] = {}  # when a client's newest entry expires
 
-    # Replaces MemoryStorage.__schedule_expiry (name-mangled), which acquire_entry calls.
-    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802
-        now = time.monotonic()
+    def hit_now(self, key: str, limit: int, expiry: int) -> tuple[bool, float, int]:
+        """Acquire one entry and read the window, in one call without yielding:
+        (accepted, start of the window, entries in it)."""
+        now = time.time()
+        self._schedule_sweep(now)
+        window = self._windows.get(key, ())
+        accepted = len(window) < limit or window[-limit] < now - expiry
+        if accepted:
+            window = self._accept(key, window, now, 1, limit, expiry)
+        return (accepted, *self._in_window(window, now, expiry))
+
+    def _accept(
+        self, key: str, window: tuple[float, ...], now: float, amount: int, limit: int, expiry: int
+    ) -> tuple[float, ...]:
+        # A new tuple, not an append: a tuple of floats is untracked by the collector.
+        window = (*window, *([now] * amount))[-limit:]
+        self._windows[key] = window
+        self._windows.move_to_end(key)
+        self._deadline[key] = now + expiry
+        return window
+
+    @staticmethod
+    def _in_window(window: tuple[float, ...], now: float, expiry: int) -> tuple[float, int]:
+        count = len(window) - bisect.bisect_right(window, now - expiry)
+        return (window[-count] if count else now), count
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        self._schedule_sweep(now)
+        window = self._windows.get(key, ())
+        if len(window) >= limit - amount + 1 and window[-(limit - amount + 1)] >= now - expiry:
+            return False
+        self._accept(key, window, now, amount, limit, expiry)
+        return True
+
+    async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        window = self._windows.get(key)
+        return self._in_window(window, now, expiry) if window else (now, 0)
+
+    async def clear(self, key: str) -> None:
+        await super().clear(key)
+        self._windows.pop(key, None)
+        self._deadline.pop(key, None)
+
+    async def reset(self) -> int | None:
+        cleared = max(len(self._windows), await super().reset() or 0)
+        self._windows.clear()
+        self._deadline.clear()
+        return cleared
+
+    @property
+    def clients(self) -> int:
+        """How many clients have a window kept (until the sweep drops an expired one)."""
+        return len(self._windows)
+
+    def _schedule_sweep(self, now: float) -> None:
         if now >= self._next_sweep and (self.timer is None or self.timer.done()):
             self._next_sweep = now + self.SWEEP_INTERVAL
-            self.timer = asyncio.create_task(self.sweep())
+            self.timer = asyncio.get_running_loop().create_task(self.sweep())
+
+    # Replaces MemoryStorage.__schedule_expiry (name-mangled), which incr and decr call.
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802
+        self._schedule_sweep(time.time())
 
     async def sweep(self) -> None:
-        """Drop expired entries; yields to the event loop between batches of keys."""
+        """Drop the clients whose entries all expired, oldest first; stop at a live one."""
         now = time.time()
-        for index, key in enumerate(list(self.events)):
-            events = self.events.get(key)
-            if events:
-                # Entries are newest first: keep those that have not expired yet.
-                alive = bisect.bisect_left(events, -now, key=lambda entry: -entry.expiry)
-                if alive < len(events):
-                    self.events[key] = events[:alive]
-            if not self.events.get(key):
-                self.events.pop(key, None)
-                self.locks.pop(key, None)
-            if index % self.BATCH == self.BATCH - 1:
+        windows, deadline = self._windows, self._deadline
+        popped = 0
+        while windows:
+            key = next(iter(windows))
+            if deadline.get(key, 0) > now:
+                break
+            del windows[key]
+            deadline.pop(key, None)
+            popped += 1
+            if popped % self.BATCH == 0:
                 await asyncio.sleep(0)
+                now = time.time()
         for key in [k for k, expiry in self.expirations.items() if expiry <= now]:
             self.storage.pop(key, None)
             self.expirations.pop(key, None)
@@ -110,6 +180,8 @@ class RateLimiter:
         self._strategy = MovingWindowRateLimiter(self.storage)
         self.policy = f'"{POLICY_NAME}";q={self.item.amount};w={self.item.get_expiry()}'
         self._recent: OrderedDict[str, float] = OrderedDict()
+        # limits' key for a client, as a prefix and a suffix around it (key_for's format).
+        self._key_prefix, self._key_suffix = self.item.key_for("\0").split("\0")
 
     @property
     def limit(self) -> int:
@@ -125,6 +197,11 @@ class RateLimiter:
         self._recent.move_to_end(client, last=False)
         if len(self._recent) > RECENT_CLIENTS:
             self._recent.popitem()
+        if isinstance(self.storage, SweptMemoryStorage):
+            # Memory: the verdict and the window in one call, with nothing to await.
+            key = f"{self._key_prefix}{client}{self._key_suffix}"
+            allowed, start, count = self.storage.hit_now(key, self.limit, self.window)
+            return self._standing(allowed, start, count)
         try:
             allowed = await self._strategy.hit(self.item, client)
             return await self._quota(client, allowed)
@@ -140,11 +217,14 @@ class RateLimiter:
 
     async def _quota(self, client: str, allowed: bool) -> Quota:
         stats = await self._strategy.get_window_stats(self.item, client)
-        remaining = max(0, stats.remaining)
+        return self._standing(allowed, stats.reset_time - self.window, self.limit - stats.remaining)
+
+    def _standing(self, allowed: bool, window_start: float, count: int) -> Quota:
+        remaining = max(0, self.limit - count)
         # The moving window frees the oldest entry strictly after it is `window`
         # seconds old; the margin keeps a retry at exactly Retry-After from
         # landing a hair too early.
-        seconds = stats.reset_time - time.time() + 0.001
+        seconds = window_start + self.window - time.time() + 0.001
         reset_after = min(self.window, max(1, math.ceil(seconds)))
         if remaining == self.limit:
             reset_after = 0  # nothing in the window: nothing to wait for

@@ -120,3 +120,59 @@ def test_one_hosts_list_holds_its_bookings_only_and_count_counts_them_all():
         assert await store.count() == 2 and [b.id for b in await store.list("jane")] == ["b"]
 
     asyncio.run(run())
+
+
+def test_a_booking_comes_back_from_the_store_exactly_as_it_went_in():
+    """Packed and unpacked: edge instants, microseconds, None fields, any text."""
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    last = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    odd = Booking(
+        id="bkg_édge",
+        host_slug="jane",
+        event_slug="call",
+        event_type_id="evt",
+        status="PendingApproval",
+        start=first,
+        end=first + timedelta(microseconds=1),
+        busy_start=first,
+        busy_end=last,
+        invitee=Invitee('Zoë \ud800 "quoted"', "z@example.com", "Asia/Tokyo", None, "ja"),
+        location_type="Phone",
+        location_value="",
+        created_at=last,
+        custom_fields={"topic": "日本語", "empty": ""},
+        notes=None,
+        source="BookingPage",
+    )
+
+    async def run() -> None:
+        store = MemoryBookingStore()
+        assert await store.add_if_free(odd)
+        assert await store.get(odd.id) == odd
+        assert await store.list("jane") == [odd]
+        assert await store.busy_spans("jane", first, last) == [(first, last)]
+        assert await store.delete(odd.id)
+        assert await store.get(odd.id) is None
+
+    asyncio.run(run())
+
+
+def test_stored_bookings_add_no_object_the_garbage_collector_walks():
+    """The tail-latency rule (mock_server.gc_tuning): a full collection's walk does not
+    grow with the bookings stored, so neither does its pause."""
+    import gc
+
+    async def fill(store: MemoryBookingStore, first: int, count: int) -> None:
+        for i in range(first, first + count):
+            assert await store.add_if_free(booking(f"b{i}", 30 * i, 30, host=f"h{i % 3}"))
+
+    async def run() -> int:
+        store = MemoryBookingStore()
+        await fill(store, 0, 30)  # every host exists from here on
+        gc.collect()
+        before = len(gc.get_objects())
+        await fill(store, 30, 3000)
+        gc.collect()
+        return len(gc.get_objects()) - before
+
+    assert asyncio.run(run()) < 30
