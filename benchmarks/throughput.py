@@ -223,8 +223,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="record booking-mock with py-spy during the measurement into FILE (collapsed"
+        help="record a server (--profile-server) with py-spy during the measurement into FILE"
+        " (collapsed"
         " stacks) and print its hot spots; py-spy slows the server, so compare no numbers",
+    )
+    parser.add_argument(
+        "--profile-server",
+        default="booking-mock",
+        choices=SERVERS,
+        help="the server --profile records (default: booking-mock)",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
@@ -284,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     notes.append(f"{len(lines):,} free slots")
                 elif files is None:
                     files = write_slot_files(synthetic_slot_lines(slugs), warmup_share, work)
-                profile = args.profile if name == "booking-mock" else None
+                profile = args.profile if name == args.profile_server else None
                 measured = measure(name, server, files, args=args, wrk=wrk, profile=profile)
             measured.command = harness.shown(argv_)
             cpu = measured.load.cpu_percent
@@ -300,9 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             measured.notes = notes
             results[name] = measured
     summary = report(results, pins is not None)
-    if args.profile and "booking-mock" in results and args.profile.exists():
+    if args.profile and args.profile_server in results and args.profile.exists():
         spots = hot_spots(args.profile)
-        print_hot_spots(spots)
+        print_hot_spots(spots, args.profile_server)
         summary["profile"] = {"file": str(args.profile), **spots}
     elapsed = time.monotonic() - started
     print(f"total time {elapsed:.0f} s; results in {args.out}")

@@ -22,4 +22,6 @@ def parse_instant(value: str) -> datetime:
 
 def utc_text(instant: datetime) -> str:
     """YYYY-MM-DDTHH:MM:SSZ (isoformat pads years below 1000; strftime does not)."""
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    if instant.tzinfo is not UTC:
+        instant = instant.astimezone(UTC)
+    return instant.isoformat(timespec="seconds")[:-6] + "Z"  # "+00:00" off

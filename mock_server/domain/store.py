@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from ..encoding import json_bytes
+
 
 @dataclass(frozen=True)
 class Invitee:
@@ -116,12 +118,12 @@ def pack(booking: Booking) -> bytes:
         booking.notes,
         booking.source,
     ]
-    return json.dumps(fields, separators=(",", ":")).encode()
+    return json_bytes(fields)
 
 
 def unpack(packed: bytes) -> Booking:
     (id_, host, event, event_type_id, status, start, end, busy_start, busy_end) = (
-        fields := json.loads(packed)
+        fields := json.loads(packed)  # not orjson's: it refuses an escaped lone surrogate
     )[:9]
     name, email, timezone, phone, locale, kind, value, created, custom, notes, source = fields[9:]
     return Booking(

@@ -21,7 +21,6 @@ to Connexion (a 405 with ``Allow``), stamped with the client's RateLimit fields.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.booking import BookingService
+from ..encoding import json_bytes
 from ..errors import (
     InvalidRequest,
     PayloadTooLarge,
@@ -183,7 +183,7 @@ class BookOperation:
         except Exception as exc:  # every refusal, and anything unexpected, as {"error"}
             await send_error(send, to_booking_error(exc), fields)
             return
-        await send_json(send, 201, json.dumps(booking_json(booking)).encode(), fields)
+        await send_json(send, 201, json_bytes(booking_json(booking)), fields)
 
     @staticmethod
     def _forced_answer(scope: Scope) -> tuple[dict[str, str], Fault | None] | None:
@@ -234,7 +234,7 @@ class BookOperation:
             if "example" not in prefer and prefer.get("dynamic", "").lower() != "true":
                 # The spec's example names its own wait; the page reads the one sent.
                 body = RateLimited(forced_quota.retry_after).body()
-        raw = json.dumps(body).encode()
+        raw = json_bytes(body)
         if fault is None:
             await send_json(send, status, raw, fields)
         else:

@@ -7,7 +7,6 @@ leaves as ``application/problem+json``, HTML or a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
@@ -17,6 +16,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 from starlette.types import Send
 
+from ..encoding import json_bytes
 from ..errors import (
     BookingError,
     InternalError,
@@ -57,7 +57,7 @@ def _route_hint() -> str:
 
 def render(error: BookingError) -> tuple[int, bytes, dict[str, str]]:
     """Status, JSON body and headers for an error."""
-    return error.status, json.dumps(error.body()).encode(), dict(error.headers)
+    return error.status, json_bytes(error.body()), dict(error.headers)
 
 
 # Connexion and Starlette register their own handlers for these; ours replace them.
