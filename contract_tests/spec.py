@@ -26,7 +26,8 @@ def spec_path() -> Path:
 
 @cache
 def load_spec() -> dict[str, Any]:
-    return yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: ten times quicker
+    return yaml.load(spec_path().read_text(encoding="utf-8"), Loader=loader)
 
 
 @cache

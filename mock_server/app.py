@@ -23,7 +23,6 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
-from faker import Faker
 
 from . import gc_tuning
 from .admin import AdminHandlers
@@ -169,9 +168,6 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         if settings.watch and settings.dataset
         else None
     )
-    faker = Faker()
-    if settings.seed is not None:
-        faker.seed_instance(settings.seed)
 
     # Separate streams, so a latency draw never shifts the next dynamic response.
     def stream(name: str) -> random.Random:
@@ -179,7 +175,9 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
 
     spec = load_spec("booking.yaml")
     book = BookSpec.from_spec(spec)
-    forced = ForcedResponses(book.responses, DynamicResponder(faker, stream("dynamic"), clock.now))
+    forced = ForcedResponses(
+        book.responses, DynamicResponder(settings.seed, stream("dynamic"), clock.now)
+    )
     armed = ArmedResponses(forced, rng=stream("armed-latency"))
     faults = RandomFaults(
         settings.fault_rate,

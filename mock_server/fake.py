@@ -6,9 +6,11 @@ import random
 import re
 import string
 from datetime import timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from faker import Faker
+if TYPE_CHECKING:
+    from faker import Faker
 
 from .domain.instants import utc_text
 
@@ -32,10 +34,16 @@ class DynamicResponder:
     responses without a change here; the names it knows get realistic values.
     """
 
-    def __init__(self, faker: Faker, rng: random.Random, now: Any) -> None:
-        self.faker = faker
+    def __init__(self, seed: int | None, rng: random.Random, now: Any) -> None:
+        self.seed = seed
         self.rng = rng
         self.now = now  # a callable returning the mock's aware now
+
+    @cached_property
+    def faker(self) -> Faker:
+        """Made on the first dynamic answer: importing Faker is a seventh of a second, which
+        booking-mock's start-up does not pay for a feature most runs never ask for."""
+        return _faker(self.seed)
 
     def response(self, schema: dict[str, Any], examples: dict[str, Any]) -> Any:
         context: dict[str, Any] = {"examples": examples}
@@ -134,10 +142,8 @@ class DynamicResponder:
 
 def fake_hosts(count: int, seed: int | None = None) -> list[dict[str, Any]]:
     """``count`` hosts in the dataset file format, each with three event types."""
-    faker = Faker()
+    faker = _faker(seed)
     rng = random.Random(seed)
-    if seed is not None:
-        faker.seed_instance(seed)
     hosts = []
     for index in range(count):
         name = faker.name()
@@ -176,3 +182,12 @@ def fake_hosts(count: int, seed: int | None = None) -> list[dict[str, Any]]:
             }
         )
     return hosts
+
+
+def _faker(seed: int | None) -> Faker:
+    from faker import Faker
+
+    faker = Faker()
+    if seed is not None:
+        faker.seed_instance(seed)
+    return faker

@@ -21,7 +21,6 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from .errors import StorageUnavailable
-from .redis_store import reconnecting_retry
 
 POLICY_NAME = "per-ip"
 RECENT_CLIENTS = 50  # the clients the control API reports, most recent first
@@ -160,6 +159,8 @@ class SweptMemoryStorage(MemoryStorage):
 def redis_storage(url: str) -> Storage:
     """limits' moving window on Redis: one sorted list per client, updated by a Lua
     script, so the limit holds across every process sharing the Redis."""
+    from .redis_store import reconnecting_retry
+
     return storage_from_string(
         "async+" + url,
         implementation="redispy",

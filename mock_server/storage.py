@@ -8,7 +8,6 @@ from limits.aio.storage import Storage as LimitsStorage
 
 from .domain.store import BookingStore, MemoryBookingStore
 from .ratelimit import SweptMemoryStorage, redis_storage
-from .redis_store import RedisBookingStore
 
 URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -26,4 +25,7 @@ def open_storage(url: str) -> Storage:
         return Storage("memory", MemoryBookingStore(), SweptMemoryStorage())
     if not url.startswith(URL_SCHEMES):
         raise ValueError(f"{url!r} is not memory or a redis://host:port/db URL")
+    # Imported here: redis' client is a tenth of a second of start-up that memory runs skip.
+    from .redis_store import RedisBookingStore
+
     return Storage("redis", RedisBookingStore(url), redis_storage(url))
