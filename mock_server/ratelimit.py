@@ -83,7 +83,9 @@ class SweptMemoryStorage(MemoryStorage):
         self, key: str, window: tuple[float, ...], now: float, amount: int, limit: int, expiry: int
     ) -> tuple[float, ...]:
         # A new tuple, not an append: a tuple of floats is untracked by the collector.
-        window = (*window, *([now] * amount))[-limit:]
+        # Entries past the window go too, so a client's memory follows its recent use.
+        current = bisect.bisect_right(window, now - expiry)
+        window = (*window[current:], *([now] * amount))[-limit:]
         self._windows[key] = window
         self._windows.move_to_end(key)
         self._deadline[key] = now + expiry
