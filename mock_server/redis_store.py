@@ -19,28 +19,64 @@ from .errors import StorageUnavailable
 
 T = TypeVar("T")
 
+# Each host's busy spans are a hash (id -> "start:end") and a sorted set of the same ids
+# by start. A host's spans never overlap, so they are in end order too: the one span
+# that starts last before a new span ends is the only one that can overlap it, found in
+# O(log n) whatever the host's bookings. INDEX builds the sorted set from the hash when
+# a Redis holds spans stored before it existed (an older booking-mock).
+INDEX = """
+local function indexed(spans, index)
+  if redis.call('EXISTS', index) == 0 then
+    local all = redis.call('HGETALL', spans)
+    for i = 1, #all, 2 do
+      local sep = string.find(all[i + 1], ':', 1, true)
+      redis.call('ZADD', index, tonumber(string.sub(all[i + 1], 1, sep - 1)), all[i])
+    end
+  end
+end
+local function span_end(spans, id)
+  local span = redis.call('HGET', spans, id)
+  return tonumber(string.sub(span, string.find(span, ':', 1, true) + 1))
+end
+"""
+
 # Check and insert run inside Redis, atomically: of any number of concurrent requests
 # for overlapping slots of one host, across any number of processes, one gets 1.
 # ARGV[6] names this attempt: the same call replayed (a retry after its reply was lost)
 # finds its own booking and answers 1 again, where another booking under the id is -1.
-ADD_IF_FREE = """
+ADD_IF_FREE = (
+    INDEX
+    + """
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
   if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[6] then return 1 end
   return -1
 end
-local new_start, new_end = tonumber(ARGV[2]), tonumber(ARGV[3])
-local spans = redis.call('HVALS', KEYS[1])
-for _, span in ipairs(spans) do
-  local sep = string.find(span, ':', 1, true)
-  local start, finish = tonumber(string.sub(span, 1, sep - 1)), tonumber(string.sub(span, sep + 1))
-  if start < new_end and new_start < finish then return 0 end
-end
+indexed(KEYS[1], KEYS[5])
+local before = redis.call('ZREVRANGEBYSCORE', KEYS[5], '(' .. ARGV[3], '-inf', 'LIMIT', 0, 1)
+if before[1] and span_end(KEYS[1], before[1]) > tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])
 return 1
 """
+)
+
+# The spans overlapping [ARGV[1], ARGV[2]), by start, as "start:end" texts.
+SPANS = (
+    INDEX
+    + """
+indexed(KEYS[1], KEYS[2])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[1], '(' .. ARGV[2])
+local before = redis.call('ZREVRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '-inf', 'LIMIT', 0, 1)
+if before[1] and span_end(KEYS[1], before[1]) > tonumber(ARGV[1]) then
+  table.insert(ids, 1, before[1])
+end
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[1], unpack(ids))
+"""
+)
 
 DELETE = """
 local host = redis.call('HGET', KEYS[1], ARGV[1])
@@ -48,6 +84,7 @@ if not host then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', ARGV[2] .. host, ARGV[1])
+redis.call('ZREM', ARGV[4] .. host, ARGV[1])
 redis.call('HDEL', ARGV[3] .. host, ARGV[1])
 return 1
 """
@@ -92,7 +129,8 @@ def booking_from_json(text: str | bytes) -> Booking:
 
 
 class RedisBookingStore:
-    """Keys: ``<prefix>busy:<host>`` (id -> busy span), ``<prefix>bookings:<host>``
+    """Keys: ``<prefix>busy:<host>`` (id -> busy span) with ``<prefix>busyz:<host>`` (the
+    same ids by start), ``<prefix>bookings:<host>``
     (id -> booking JSON), ``<prefix>hosts`` (id -> host), so one host's check reads
     only that host's spans, and ``<prefix>attempts`` (id -> the attempt that stored it)."""
 
@@ -108,6 +146,7 @@ class RedisBookingStore:
         self.prefix = prefix
         self._add = self.client.register_script(ADD_IF_FREE)
         self._delete = self.client.register_script(DELETE)
+        self._spans = self.client.register_script(SPANS)
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -121,6 +160,7 @@ class RedisBookingStore:
             f"{self.prefix}bookings:{host}",
             f"{self.prefix}hosts",
             f"{self.prefix}attempts",
+            f"{self.prefix}busyz:{host}",
         ]
 
     async def add_if_free(self, booking: Booking) -> bool:
@@ -138,13 +178,7 @@ class RedisBookingStore:
         return result == 1
 
     async def is_busy(self, host_slug: str, busy_start: datetime, busy_end: datetime) -> bool:
-        spans = await self._call(lambda: self.client.hvals(self._keys(host_slug)[0]))
-        start, end = int(busy_start.timestamp()), int(busy_end.timestamp())
-        for span in spans or []:
-            first, _, last = (span.decode() if isinstance(span, bytes) else span).partition(":")
-            if int(first) < end and start < int(last):
-                return True
-        return False
+        return bool(await self.busy_spans(host_slug, busy_start, busy_end))
 
     async def list(self, host_slug: str | None = None) -> list[Booking]:
         async def read() -> list[Booking]:
@@ -164,15 +198,15 @@ class RedisBookingStore:
     async def busy_spans(
         self, host_slug: str, start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:
-        spans = await self._call(lambda: self.client.hvals(self._keys(host_slug)[0]))
-        low, high = start.timestamp(), end.timestamp()
+        keys = self._keys(host_slug)
+        low, high = repr(start.timestamp()), repr(end.timestamp())
+        spans = await self._call(lambda: self._spans(keys=[keys[0], keys[4]], args=[low, high]))
         out = []
         for span in spans or []:
             first, _, last = (span.decode() if isinstance(span, bytes) else span).partition(":")
             begins, ends = int(first), int(last)
-            if begins < high and low < ends:
-                out.append((datetime.fromtimestamp(begins, UTC), datetime.fromtimestamp(ends, UTC)))
-        return sorted(out)
+            out.append((datetime.fromtimestamp(begins, UTC), datetime.fromtimestamp(ends, UTC)))
+        return out
 
     async def count(self) -> int:
         return int(await self._call(lambda: self.client.hlen(f"{self.prefix}hosts")))
@@ -191,7 +225,12 @@ class RedisBookingStore:
         result = await self._call(
             lambda: self._delete(
                 keys=[f"{self.prefix}hosts", f"{self.prefix}attempts"],
-                args=[booking_id, f"{self.prefix}busy:", f"{self.prefix}bookings:"],
+                args=[
+                    booking_id,
+                    f"{self.prefix}busy:",
+                    f"{self.prefix}bookings:",
+                    f"{self.prefix}busyz:",
+                ],
             )
         )
         return result == 1

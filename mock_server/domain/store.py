@@ -148,14 +148,19 @@ def unpack(packed: bytes) -> Booking:
 
 
 class _HostSpans:
-    """One host's busy spans in start order, as microseconds, with their bookings' ids."""
+    """One host's busy spans in start order, as microseconds, and its bookings' ids.
 
-    __slots__ = ("ends", "ids", "starts")
+    No list: a list is a container the collector walks element by element, and a million
+    ids in lists made every full collection 10 ms longer. Arrays of integers and a dict
+    of strings to integers are walked in no time (the dict is not tracked at all).
+    """
+
+    __slots__ = ("ends", "start_of", "starts")
 
     def __init__(self) -> None:
         self.starts = array("q")
         self.ends = array("q")
-        self.ids: list[str] = []
+        self.start_of: dict[str, int] = {}  # booking id -> its span's start
 
     def free_at(self, start: int, end: int) -> int | None:
         """Where a span [start, end) goes, or None when it overlaps a stored one."""
@@ -169,13 +174,12 @@ class _HostSpans:
     def insert(self, index: int, start: int, end: int, booking_id: str) -> None:
         self.starts.insert(index, start)
         self.ends.insert(index, end)
-        self.ids.insert(index, booking_id)
+        self.start_of[booking_id] = start
 
-    def remove(self, booking_id: str, start: int) -> None:
-        index = bisect.bisect_left(self.starts, start)
-        while self.ids[index] != booking_id:
-            index += 1
-        del self.starts[index], self.ends[index], self.ids[index]
+    def remove(self, booking_id: str) -> None:
+        # Stored spans never overlap, so no two start together: the start finds the span.
+        index = bisect.bisect_left(self.starts, self.start_of.pop(booking_id))
+        del self.starts[index], self.ends[index]
 
 
 class MemoryBookingStore:
@@ -217,7 +221,7 @@ class MemoryBookingStore:
     async def list(self, host_slug: str | None = None) -> list[Booking]:
         if host_slug is not None:
             spans = self._hosts.get(host_slug)
-            out = [unpack(self._packed[i]) for i in spans.ids] if spans else []
+            out = [unpack(self._packed[i]) for i in spans.start_of] if spans else []
         else:
             out = [unpack(packed) for packed in self._packed.values()]
         return sorted(out, key=lambda b: (b.start, b.id))
@@ -248,8 +252,7 @@ class MemoryBookingStore:
         packed = self._packed.pop(booking_id, None)
         if packed is None:
             return False
-        booking = unpack(packed)
-        self._hosts[booking.host_slug].remove(booking_id, _micros(booking.busy_start))
+        self._hosts[unpack(packed).host_slug].remove(booking_id)
         return True
 
     async def clear(self) -> None:

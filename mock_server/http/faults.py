@@ -117,13 +117,20 @@ class ExposeTransport:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._kinds: dict[type, bool] = {}  # transport class -> whether it can do faults
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             # uvicorn's send is a bound method of its request cycle, which holds the transport.
             # asyncio's or uvloop's: the latter is no asyncio.Transport subclass.
             transport = getattr(getattr(send, "__self__", None), "transport", None)
-            if all(hasattr(transport, name) for name in ("abort", "close", "write", "is_closing")):
+            usable = self._kinds.get(type(transport))
+            if usable is None:
+                usable = all(
+                    hasattr(transport, name) for name in ("abort", "close", "write", "is_closing")
+                )
+                self._kinds[type(transport)] = usable
+            if usable:
                 scope[TRANSPORT_KEY] = transport
         await self.app(scope, receive, send)
 

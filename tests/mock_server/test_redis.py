@@ -223,3 +223,61 @@ def test_the_redis_store_reads_one_hosts_bookings_and_spans_and_counts_without_r
             await store.client.aclose()
 
     asyncio.run(run())
+
+
+def test_the_redis_store_accepts_exactly_the_non_overlapping_spans(redis_server):
+    """Against a brute-force check, random spans in random order with cancellations: the
+    sorted-set check sees the same overlaps as comparing with every stored span."""
+    import random
+
+    from mock_server.redis_store import RedisBookingStore
+    from tests.mock_server.test_store import booking
+
+    rng = random.Random(11)
+
+    async def run() -> None:
+        store = RedisBookingStore(redis_server.url)
+        try:
+            accepted = []
+            for i in range(250):
+                length = rng.choice((5, 15, 30, 60))
+                candidate = booking(f"b{i}", rng.randrange(0, 1500, 5), length)
+                expected = not any(
+                    a.busy_start < candidate.busy_end and candidate.busy_start < a.busy_end
+                    for a in accepted
+                )
+                assert await store.add_if_free(candidate) is expected, candidate
+                assert await store.is_busy("jane", candidate.busy_start, candidate.busy_end)
+                if expected:
+                    accepted.append(candidate)
+                if accepted and rng.random() < 0.1:
+                    gone = accepted.pop(rng.randrange(len(accepted)))
+                    assert await store.delete(gone.id)
+            assert {b.id for b in await store.list()} == {b.id for b in accepted}
+        finally:
+            await store.client.aclose()
+
+    asyncio.run(run())
+
+
+def test_spans_an_older_booking_mock_stored_without_the_index_still_block(redis_server):
+    """A Redis filled by a booking-mock without the sorted set (the hash alone): the first
+    check builds the index from the hash, so those bookings still count."""
+    from mock_server.redis_store import RedisBookingStore
+    from tests.mock_server.test_store import booking
+
+    async def run() -> list[bool]:
+        store = RedisBookingStore(redis_server.url)
+        try:
+            old = booking("old", 60, 30)
+            span = f"{int(old.busy_start.timestamp())}:{int(old.busy_end.timestamp())}"
+            await store.client.hset("booking-mock:busy:jane", "old", span)
+            return [
+                await store.is_busy("jane", old.busy_start, old.busy_end),
+                await store.add_if_free(booking("new", 75, 30)),  # overlaps the old one
+                await store.add_if_free(booking("next", 90, 30)),  # right after it
+            ]
+        finally:
+            await store.client.aclose()
+
+    assert asyncio.run(run()) == [True, False, True]
