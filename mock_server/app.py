@@ -95,6 +95,10 @@ class Settings:
     # The server process (booking-mock) tunes the garbage collector once started
     # (mock_server.gc_tuning); embedders and tests keep their own settings.
     tune_gc: bool = False
+    # Set in each of several worker processes (--workers): their booking ids come from
+    # streams of their own. With one --seed they would draw the same ids, and every
+    # booking of the second worker would collide with one of the first's.
+    worker: int | None = None
 
 
 @dataclass
@@ -160,7 +164,11 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         settings.store or storage.bookings,
         clock,
         captcha=settings.captcha_verifier,
-        ids=IdFactory(settings.seed),
+        ids=IdFactory(
+            settings.seed
+            if settings.worker is None or settings.seed is None
+            else hash((settings.seed, settings.worker))
+        ),
     )
     journal = Journal(settings.journal_size)
     watcher = (

@@ -334,4 +334,6 @@ def app_from_environment() -> Any:
     """The app of a worker process, from the arguments the parent was given."""
     args = build_parser().parse_args(json.loads(os.environ[ARGS_ENV]))
     _configure_logging(args.log_level)
-    return create_app(settings_from_args(args))
+    settings = settings_from_args(args)
+    settings.worker = os.getpid()
+    return create_app(settings)

@@ -169,16 +169,15 @@ class SweptMemoryStorage(MemoryStorage):
 def redis_storage(url: str) -> Storage:
     """limits' moving window on Redis: one sorted list per client, updated by a Lua
     script, so the limit holds across every process sharing the Redis."""
-    from .redis_store import reconnecting_retry
+    from .redis_store import waiting_pool
 
     return storage_from_string(
         "async+" + url,
         implementation="redispy",
         wrap_exceptions=True,
-        socket_timeout=2,
-        socket_connect_timeout=2,
-        # Dead pooled connections (Redis restarted) are replaced, not a 503 each.
-        retry=reconnecting_retry(),
+        # Requests beyond the pool's connections wait for one (a 503 after 2 s), rather
+        # than fail at once: a burst of 200 requests on one worker was 50 503s.
+        connection_pool=waiting_pool(url),
     )
 
 

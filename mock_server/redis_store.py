@@ -101,6 +101,25 @@ def reconnecting_retry() -> Retry:
     return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
+POOL_SIZE = 100  # connections per process, as redis-py's default pool
+
+
+def waiting_pool(url: str) -> redis.BlockingConnectionPool:
+    """Connections to Redis for one process: short timeouts, so a missing Redis is a quick
+    503, not a hang; a request finding all POOL_SIZE in use waits for one (up to the same
+    2 s) instead of failing at once, as redis-py's default pool does."""
+    return redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=POOL_SIZE,
+        timeout=2,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        health_check_interval=5,
+        # Dead pooled connections (Redis restarted) are replaced, not a 503 each.
+        retry=reconnecting_retry(),
+    )
+
+
 def booking_to_json(booking: Booking) -> str:
     data = {
         "id": booking.id,
@@ -136,13 +155,7 @@ class RedisBookingStore:
 
     def __init__(self, url: str, prefix: str = "booking-mock:") -> None:
         # Short timeouts: a missing Redis must turn into a quick 503, not a hang.
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            health_check_interval=5,
-            retry=reconnecting_retry(),
-        )
+        self.client = redis.Redis(connection_pool=waiting_pool(url))
         self.prefix = prefix
         self._add = self.client.register_script(ADD_IF_FREE)
         self._delete = self.client.register_script(DELETE)

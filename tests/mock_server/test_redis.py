@@ -281,3 +281,38 @@ def test_spans_an_older_booking_mock_stored_without_the_index_still_block(redis_
             await store.client.aclose()
 
     assert asyncio.run(run()) == [True, False, True]
+
+
+def test_workers_with_one_seed_book_distinct_slots_without_id_collisions(redis_server):
+    """Two workers started with one --seed draw booking ids of their own: every booking of
+    distinct free slots is a 201, none a 500 from ids the other worker already used."""
+    port = free_port()
+    args = [*PINNED, "--seed", "7", "--forwarded-allow-ips", "127.0.0.1"]
+    args += ["--storage", redis_server.url, "--workers", "2"]
+    with serve_process(args, port) as base:
+        slots = httpx.get(
+            f"{base}/__admin/slots/jane-doe/30min-call",
+            params={"from": "2026-03-16", "to": "2026-04-30"},
+            headers={"host": "localhost"},
+        ).json()["slots"][:200]
+
+        async def book_all() -> list[int]:
+            # A new connection per request, so both workers take their share.
+            fresh = httpx.Limits(max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=base, timeout=30, limits=fresh) as client:
+
+                async def one(index: int, slot: dict[str, str]) -> int:
+                    answer = await client.post(
+                        URL,
+                        json=body(startTime=slot["startTime"], endTime=slot["endTime"]),
+                        headers={"x-forwarded-for": f"10.7.{index // 250}.{index % 250}"},
+                    )
+                    return answer.status_code
+
+                return await asyncio.gather(*(one(i, s) for i, s in enumerate(slots)))
+
+        statuses = asyncio.run(book_all())
+        ids = {b["id"] for b in httpx.get(f"{base}/__admin/bookings").json()["bookings"]}
+    assert len(slots) == 200
+    assert statuses == [201] * 200
+    assert len(ids) == 200
