@@ -316,3 +316,30 @@ def test_workers_with_one_seed_book_distinct_slots_without_id_collisions(redis_s
     assert len(slots) == 200
     assert statuses == [201] * 200
     assert len(ids) == 200
+
+
+def test_the_redis_limiter_gives_limits_own_verdicts_in_one_round_trip(redis_server):
+    """The one-script hit against limits' own MovingWindowRateLimiter (acquire, then read)
+    on the same Redis, request for request, windows sliding between some of them."""
+    import random
+
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    from mock_server.ratelimit import RateLimiter, redis_storage
+
+    async def run() -> None:
+        ours = RateLimiter("4/1 second", redis_storage(redis_server.url))
+        theirs = MovingWindowRateLimiter(redis_storage(redis_server.url))
+        rng = random.Random(9)
+        for step in range(200):
+            n = rng.randrange(5)
+            quota = await ours.hit(f"ours-{n}")
+            allowed = await theirs.hit(ours.item, f"theirs-{n}")
+            stats = await theirs.get_window_stats(ours.item, f"theirs-{n}")
+            assert (quota.allowed, quota.remaining) == (allowed, max(0, stats.remaining)), step
+            peeked = await ours.peek(f"ours-{n}")
+            assert peeked.remaining == quota.remaining, step  # limits' read agrees with ours
+            if step % 40 == 39:
+                await asyncio.sleep(0.4)
+
+    asyncio.run(run())
