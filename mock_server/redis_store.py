@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .domain.store import Booking, DuplicateBookingId, Invitee
+from .encoding import json_bytes
 from .errors import StorageUnavailable
 
 T = TypeVar("T")
@@ -120,7 +121,7 @@ def waiting_pool(url: str) -> redis.BlockingConnectionPool:
     )
 
 
-def booking_to_json(booking: Booking) -> str:
+def booking_to_json(booking: Booking) -> bytes:
     data = {
         "id": booking.id,
         "host_slug": booking.host_slug,
@@ -136,7 +137,7 @@ def booking_to_json(booking: Booking) -> str:
     }
     for name in ("start", "end", "busy_start", "busy_end", "created_at"):
         data[name] = getattr(booking, name).isoformat()
-    return json.dumps(data)
+    return json_bytes(data)
 
 
 def booking_from_json(text: str | bytes) -> Booking:
