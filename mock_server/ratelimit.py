@@ -181,67 +181,50 @@ def redis_storage(url: str) -> Storage:
     )
 
 
-# limits' two moving-window scripts (acquire_moving_window.lua, then moving_window.lua)
-# as one: the same list per client (newest first), the same comparisons and the same
-# values pushed, so limits' own reads (peek) agree with it; one EVALSHA, one round trip.
-HIT_AND_READ = """
-local timestamp, limit, expiry = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local accepted = 0
-local entry = redis.call('lindex', KEYS[1], limit - 1)
-if not (entry and tonumber(entry) >= timestamp - expiry) then
-  redis.call('lpush', KEYS[1], timestamp)
-  redis.call('ltrim', KEYS[1], 0, limit - 1)
-  redis.call('expire', KEYS[1], expiry)
-  accepted = 1
-end
-local target, low, high, found = timestamp - expiry, 0, limit - 1, nil
-while low <= high do
-  local mid = math.floor((low + high) / 2)
-  local value = tonumber(redis.call('lindex', KEYS[1], mid))
-  if value and value >= target then
-    found = mid
-    low = mid + 1
-  else
-    high = mid - 1
-  end
-end
-if found then
-  return {accepted, tostring(tonumber(redis.call('lindex', KEYS[1], found))), found + 1}
-end
-return {accepted}
-"""
-
-
 class RedisWindow:
-    """limits' moving window on Redis, acquired and read in one script, one round trip.
+    """limits' own moving-window scripts on Redis, sent together in one round trip.
 
-    ``MovingWindowRateLimiter`` awaits limits' acquire script, then its window script,
-    each its own round trip; on Redis that doubled the limiter's share of a request.
-    HIT_AND_READ runs the two back to back inside Redis, on limits' keys and layout.
+    ``MovingWindowRateLimiter`` awaits the acquire, then the window read, each its own
+    round trip; on Redis that doubled the limiter's share of a request. Both scripts are
+    limits' (its ``acquire_moving_window`` and ``moving_window``, by the SHAs it
+    registered), sent in one pipeline, so Redis runs them back to back and the verdicts
+    are limits' own. A Redis that lost its scripts (a restart) answers NOSCRIPT before
+    counting anything: that request goes limits' own way, which loads them again.
     """
 
     def __init__(self, storage: Storage) -> None:
-        bridge = storage.bridge  # type: ignore[attr-defined]
-        self.prefixed_key = bridge.prefixed_key
-        self.script = bridge.get_connection().register_script(HIT_AND_READ)
+        self.bridge = storage.bridge  # type: ignore[attr-defined]
 
     @staticmethod
     def supports(storage: Storage) -> bool:
         bridge = getattr(storage, "bridge", None)
-        return type(bridge).__name__ == "RedispyBridge" and hasattr(bridge, "prefixed_key")
+        return (
+            all(
+                hasattr(bridge, name)
+                for name in ("lua_acquire_moving_window", "lua_moving_window", "prefixed_key")
+            )
+            and type(bridge).__name__ == "RedispyBridge"
+        )
 
-    async def hit(self, key: str, limit: int, expiry: int) -> tuple[bool, float, int]:
-        """(accepted, start of the window, entries in it)."""
-        from redis.exceptions import RedisError  # loaded with the storage
+    async def hit(self, key: str, limit: int, expiry: int) -> tuple[bool, float, int] | None:
+        """(accepted, start of the window, entries in it); None when Redis lacks the scripts."""
+        from redis.exceptions import NoScriptError, RedisError  # loaded with the storage
 
+        bridge = self.bridge
+        full_key = bridge.prefixed_key(key)
         now = time.time()
+        pipe = bridge.get_connection().pipeline(transaction=False)
+        pipe.evalsha(bridge.lua_acquire_moving_window.sha, 1, full_key, now, limit, expiry, 1)
+        pipe.evalsha(bridge.lua_moving_window.sha, 1, full_key, now - expiry, limit)
         try:
-            answer = await self.script(keys=[self.prefixed_key(key)], args=[now, limit, expiry])
+            acquired, window = await pipe.execute()
+        except NoScriptError:
+            return None
         except (RedisError, OSError) as exc:
             raise StorageUnavailable() from exc
-        if len(answer) == 3:
-            return bool(answer[0]), float(answer[1]), int(answer[2])
-        return bool(answer[0]), now, 0
+        if window:
+            return bool(acquired), float(window[0]), int(window[1])
+        return bool(acquired), now, 0
 
 
 class RateLimiter:
@@ -279,7 +262,9 @@ class RateLimiter:
         try:
             if self._redis is not None:
                 key = f"{self._key_prefix}{client}{self._key_suffix}"
-                return self._standing(*await self._redis.hit(key, self.limit, self.window))
+                answer = await self._redis.hit(key, self.limit, self.window)
+                if answer is not None:
+                    return self._standing(*answer)
             allowed = await self._strategy.hit(self.item, client)
             return await self._quota(client, allowed)
         except StorageError as exc:
