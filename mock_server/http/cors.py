@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class SplitCORS:
@@ -15,6 +15,10 @@ class SplitCORS:
     Requests under ``admin_prefix`` get CORS headers only when their origin is one of
     ``admin_origins`` (none by default); any other origin reaches the app without them,
     preflights included, and AdminGuard refuses it. Everything else gets ``origins``.
+
+    A public request without ``Origin`` (curl, a server, a load test) gets from
+    CORSMiddleware only ``Vary: Origin``; that is added here directly, without the
+    middleware's per-response header objects (about 3% of a booking's time).
     """
 
     def __init__(
@@ -42,10 +46,30 @@ class SplitCORS:
             return
         path = scope["path"]
         if not (path == self.prefix or path.startswith(self.prefix + "/")):
-            await self.public(scope, receive, send)
+            if any(name == b"origin" for name, _ in scope["headers"]):
+                await self.public(scope, receive, send)
+            else:
+                await self.app(scope, receive, _varying_on_origin(send))
             return
         origin = Headers(scope=scope).get("origin")
         if self.admin is not None and origin is not None and self.admin.is_allowed_origin(origin):
             await self.admin(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _varying_on_origin(send: Send) -> Send:
+    """``send`` adding ``Vary: Origin`` to the response, as CORSMiddleware does without an
+    Origin: joined to a Vary the app set, into one field."""
+
+    async def send_varying(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            varies = [value for name, value in headers if name.lower() == b"vary"]
+            if varies:
+                headers = [(name, value) for name, value in headers if name.lower() != b"vary"]
+            headers.append((b"vary", b", ".join([*varies, b"Origin"])))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_varying

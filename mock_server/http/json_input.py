@@ -6,6 +6,12 @@
 RFC 8259), and hands lone UTF-16 surrogates (``"\\ud800"``) on as strings that cannot be
 encoded as UTF-8. Each of those is a 400 here, with a message naming what was wrong,
 before any other code sees the body.
+
+Most bodies are none of that: UTF-8, shallow, no number of 19 digits or more. Those go
+to orjson, several times quicker than ``json.loads`` with the hooks; it refuses invalid
+UTF-8, lone surrogates, ``NaN`` and infinite numbers by itself, and it parses numbers
+of up to 18 digits exactly as ``json.loads`` (longer integers it would read as floats).
+Whatever orjson refuses, and every other body, takes the careful path, which says why.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from ..errors import FieldError, InvalidRequest
 
@@ -31,6 +39,10 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 # A \uD800-\uDFFF escape; json.loads joins a valid pair into one code point, so any
 # surrogate left in a decoded string was alone.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A number literal over MAX_NUMBER_LENGTH characters, or an integer orjson would read as
+# a float, holds a run of 19 digits (a literal has at most four other characters).
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+_UTF8 = (None, "utf-8", "utf8", "UTF-8")
 
 
 class _Refused(ValueError):
@@ -130,6 +142,15 @@ def decode_text(raw: bytes, encoding: str | None) -> str:
 
 def parse_json_body(raw: bytes, encoding: str | None) -> Any:
     """A request body as JSON within the limits above, or InvalidRequest saying why not."""
+    if (
+        encoding in _UTF8
+        and raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
+        and not _LONG_DIGITS.search(raw)
+    ):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # the careful reading below finds what is wrong, and says so
     text = decode_text(raw, encoding)
     if _deeper_than(text, MAX_DEPTH):
         raise InvalidRequest(_TOO_DEEP)

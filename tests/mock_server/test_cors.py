@@ -58,3 +58,47 @@ def test_cors_origins_can_be_restricted(shared_server):
         other = client.post(URL, json=body(), headers={"Origin": "https://evil.example"})
         assert "Access-Control-Allow-Origin" not in other.headers
         assert preflight(client).headers["Access-Control-Allow-Origin"] == PAGE
+
+
+def test_responses_without_origin_vary_on_origin(client):
+    """A cache must not serve an answer made for no Origin to a page that sends one."""
+    for response in (
+        client.post(URL, json=body()),
+        client.post(URL, json=body(inviteeEmail="x")),
+        client.get(URL),
+        client.get("/api/public/nowhere"),
+    ):
+        assert response.headers.get_list("vary") == ["Origin"]
+        assert "access-control-allow-origin" not in response.headers
+
+
+def test_a_vary_of_the_app_is_joined_as_corsmiddleware_joins_it():
+    import asyncio
+
+    from starlette.middleware.cors import CORSMiddleware
+
+    from mock_server.http.cors import SplitCORS
+
+    async def app(scope, receive, send):
+        headers = [(b"vary", b"Accept"), (b"content-length", b"0"), (b"vary", b"Prefer")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    def vary_of(middleware) -> list[bytes]:
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+        asyncio.run(middleware(scope, receive, send))
+        return [v for k, v in sent[0]["headers"] if k.lower() == b"vary"]
+
+    split = SplitCORS(
+        app, admin_prefix="/__admin", origins=["*"], admin_origins=[], expose_headers=[]
+    )
+    assert vary_of(split) == vary_of(CORSMiddleware(app, allow_origins=["*"]))
+    assert vary_of(split) == [b"Accept, Prefer, Origin"]
