@@ -75,6 +75,17 @@ class IdFactory:
     def booking_id(self) -> str:
         return "bkg_" + self._draw(_ALNUM, 14)
 
+    def diverge(self) -> None:
+        """Leave the seeded stream for one seeded by the system.
+
+        A drawn id that the store already holds means another process drew from the
+        same stream: a booking-mock restarted with the same ``--seed`` on the same Redis,
+        or a second instance. Every next id of the stream is one it drew too, so staying
+        on it would collide again on every booking.
+        """
+        self._random = random.Random()
+        self._pools.clear()
+
     def meeting_link(self, kind: str) -> str:
         if kind == "GoogleMeet":
             letters = self._draw(string.ascii_lowercase, 10)
@@ -149,7 +160,7 @@ class BookingService:
                     raise SlotUnavailable()
                 return booking
             except DuplicateBookingId:
-                continue  # two processes drew the same id (the same --seed): draw again
+                self.ids.diverge()  # another process drew this id (the same --seed)
         raise DuplicateBookingId(booking.id)
 
     async def free_slots(

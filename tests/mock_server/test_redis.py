@@ -343,3 +343,65 @@ def test_the_redis_limiter_gives_limits_own_verdicts_in_one_round_trip(redis_ser
                 await asyncio.sleep(0.4)
 
     asyncio.run(run())
+
+
+def test_a_busy_pool_makes_requests_wait_for_a_connection_not_fail(redis_server):
+    """More concurrent commands than pooled connections: each waits its turn and succeeds,
+    and Redis never sees more connections from the pool than its size."""
+    import redis.asyncio as aioredis
+
+    from mock_server.redis_store import WaitingPool
+
+    async def scenario() -> tuple[list[int], int]:
+        pool = WaitingPool.from_url(
+            redis_server.url, max_connections=3, timeout=5, client_name="pooled"
+        )
+        client = aioredis.Redis(connection_pool=pool)
+        watcher = aioredis.Redis.from_url(redis_server.url)
+        most = 0
+
+        async def one(n: int) -> int:
+            nonlocal most
+            # A script that holds its connection a moment, so the pool runs dry.
+            value = await client.eval("local t = redis.call('TIME') return ARGV[1]", 0, n)
+            clients = await watcher.execute_command("CLIENT", "LIST")
+            most = max(most, clients.count(b" name=pooled "))
+            return int(value)
+
+        try:
+            answers = await asyncio.gather(*(one(n) for n in range(60)))
+        finally:
+            await client.aclose()
+            await watcher.aclose()
+        return answers, most
+
+    answers, most = asyncio.run(scenario())
+    assert answers == list(range(60))
+    assert 1 <= most <= 3
+
+
+def test_a_restart_with_the_same_seed_on_the_same_redis_books_without_500s(redis_server):
+    """The restarted instance draws the ids its first run drew, which Redis still holds:
+    its bookings are 201s with ids of their own, not 500s from a collision each."""
+    args = [*PINNED, "--seed", "7", "--storage", redis_server.url, "--rate-limit", "1000/minute"]
+    args += ["--forwarded-allow-ips", "127.0.0.1"]
+
+    def book_slots(base: str, slots: list[dict[str, str]]) -> list[int]:
+        return [
+            httpx.post(
+                base + URL, json=body(startTime=slot["startTime"], endTime=slot["endTime"])
+            ).status_code
+            for slot in slots
+        ]
+
+    with serve_process(args, free_port()) as base:
+        slots = httpx.get(
+            f"{base}/__admin/slots/jane-doe/30min-call",
+            params={"from": "2026-03-16", "to": "2026-04-30"},
+            headers={"host": "localhost"},
+        ).json()["slots"][:40]
+        assert book_slots(base, slots[:20]) == [201] * 20
+    with serve_process(args, free_port()) as base:
+        assert book_slots(base, slots[20:]) == [201] * 20
+        ids = {b["id"] for b in httpx.get(f"{base}/__admin/bookings").json()["bookings"]}
+    assert len(ids) == 40
