@@ -45,6 +45,7 @@ from .http.forwarded import ForwardedFor
 from .http.header_limit import DEFAULT_MAX_HEADER_BYTES, HeaderLimit
 from .http.journal import DEFAULT_SIZE, Journal, JournalMiddleware
 from .http.latency import Latency
+from .http.one_write import OneWrite
 from .http.prefer import ForcedResponses
 from .http.validation import VALIDATOR_MAP
 from .ratelimit import RateLimiter
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     )
 
     middlewares: list[Any] = [
+        OneWrite,
         ExposeTransport,
         partial(ServerErrorMiddleware, handler=responses.connexion_handler),
         partial(ForwardedFor, trusted_hosts=settings.forwarded_allow_ips),
