@@ -47,7 +47,7 @@ from .json_input import media_type, parse_json_body
 from .prefer import ForcedResponses, documented_responses, preferences
 from .responses import send_error, send_json, to_booking_error
 from .validation import SchemaValidator
-from .wire import booking_json, booking_request
+from .wire import booking_bytes, booking_request
 
 OPERATION_ID = "bookSlot"
 PATH_PARAMETERS = ("userSlug", "eventSlug")
@@ -183,7 +183,7 @@ class BookOperation:
         except Exception as exc:  # every refusal, and anything unexpected, as {"error"}
             await send_error(send, to_booking_error(exc), fields)
             return
-        await send_json(send, 201, json_bytes(booking_json(booking)), fields)
+        await send_json(send, 201, booking_bytes(booking), fields)
 
     @staticmethod
     def _forced_answer(scope: Scope) -> tuple[dict[str, str], Fault | None] | None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from ..domain.booking import BookingRequest
 from ..domain.instants import parse_instant, utc_text
 from ..domain.store import Booking, Invitee
+from ..encoding import json_bytes
 
 
 def booking_request(body: dict[str, Any]) -> BookingRequest:
@@ -30,8 +34,10 @@ def booking_request(body: dict[str, Any]) -> BookingRequest:
     )
 
 
-def booking_json(booking: Booking) -> dict[str, Any]:
-    """The booking as the API returns it."""
+def booking_json(
+    booking: Booking, instant: Callable[[datetime], Any] = utc_text
+) -> dict[str, Any]:
+    """The booking as the API returns it; ``instant`` writes its times."""
     invitee: dict[str, Any] = {"name": booking.invitee.name, "email": booking.invitee.email}
     if booking.invitee.phone is not None:
         invitee["phone"] = booking.invitee.phone
@@ -40,9 +46,25 @@ def booking_json(booking: Booking) -> dict[str, Any]:
         "id": booking.id,
         "eventTypeId": booking.event_type_id,
         "status": booking.status,
-        "startTime": utc_text(booking.start),
-        "endTime": utc_text(booking.end),
+        "startTime": instant(booking.start),
+        "endTime": instant(booking.end),
         "invitee": invitee,
         "location": {"type": booking.location_type, "value": booking.location_value},
-        "createdAt": utc_text(booking.created_at),
+        "createdAt": instant(booking.created_at),
     }
+
+
+def _in_utc(instant: datetime) -> datetime:
+    return instant if instant.tzinfo is UTC else instant.astimezone(UTC)
+
+
+_INSTANTS_AS_UTC_TEXT = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+
+
+def booking_bytes(booking: Booking) -> bytes:
+    """``booking_json`` as JSON, its times written by orjson itself, as ``utc_text`` writes
+    them (YYYY-MM-DDTHH:MM:SSZ): three ``isoformat`` calls and their strings fewer."""
+    try:
+        return orjson.dumps(booking_json(booking, _in_utc), option=_INSTANTS_AS_UTC_TEXT)
+    except TypeError:  # what orjson refuses, json_bytes encodes
+        return json_bytes(booking_json(booking))
