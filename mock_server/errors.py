@@ -148,6 +148,11 @@ class StorageUnavailable(BookingError):
     message = "The booking storage is unavailable. Try again shortly."
 
 
+STORAGE_DEADLINE = 2.0
+"""Seconds one operation on shared storage (Redis) may take, from taking a connection to
+the last reply; beyond it the request is a 503, so a Redis that hangs is not a hang."""
+
+
 class InternalError(BookingError):
     status = 500
     message = "Internal server error."

@@ -21,7 +21,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
-from .errors import StorageUnavailable
+from .errors import STORAGE_DEADLINE, StorageUnavailable
 
 POLICY_NAME = "per-ip"
 RECENT_CLIENTS = 50  # the clients the control API reports, most recent first
@@ -260,21 +260,23 @@ class RateLimiter:
             allowed, start, count = self.storage.hit_now(key, self.limit, self.window)
             return self._standing(allowed, start, count)
         try:
-            if self._redis is not None:
-                key = f"{self._key_prefix}{client}{self._key_suffix}"
-                answer = await self._redis.hit(key, self.limit, self.window)
-                if answer is not None:
-                    return self._standing(*answer)
-            allowed = await self._strategy.hit(self.item, client)
-            return await self._quota(client, allowed)
-        except StorageError as exc:
+            async with asyncio.timeout(STORAGE_DEADLINE):  # shared storage: no hang
+                if self._redis is not None:
+                    key = f"{self._key_prefix}{client}{self._key_suffix}"
+                    answer = await self._redis.hit(key, self.limit, self.window)
+                    if answer is not None:
+                        return self._standing(*answer)
+                allowed = await self._strategy.hit(self.item, client)
+                return await self._quota(client, allowed)
+        except (StorageError, TimeoutError) as exc:
             raise StorageUnavailable() from exc
 
     async def peek(self, client: str) -> Quota:
         """The client's standing, without counting a request."""
         try:
-            return await self._quota(client, True)
-        except StorageError as exc:
+            async with asyncio.timeout(STORAGE_DEADLINE):
+                return await self._quota(client, True)
+        except (StorageError, TimeoutError) as exc:
             raise StorageUnavailable() from exc
 
     async def _quota(self, client: str, allowed: bool) -> Quota:
@@ -299,8 +301,9 @@ class RateLimiter:
     async def reset(self) -> None:
         self._recent.clear()
         try:
-            await self.storage.reset()
-        except StorageError as exc:
+            async with asyncio.timeout(STORAGE_DEADLINE):
+                await self.storage.reset()
+        except (StorageError, TimeoutError) as exc:
             raise StorageUnavailable() from exc
 
     def headers(self, quota: Quota) -> list[tuple[bytes, bytes]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 
 from .domain.store import Booking, DuplicateBookingId, Invitee
 from .encoding import json_bytes
-from .errors import StorageUnavailable
+from .errors import STORAGE_DEADLINE, StorageUnavailable
 
 T = TypeVar("T")
 
@@ -97,7 +98,7 @@ def reconnecting_retry() -> Retry:
     After Redis restarts, every pooled connection is dead, and without a retry each would
     cost one request a 503 while Redis is up again, however long the pool sat idle. Only
     connection errors: a timeout is not retried, so an unreachable Redis still answers
-    503 within one socket timeout, and a slow command is not sent twice.
+    503 within the storage deadline, and a slow command is not sent twice.
     """
     return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
@@ -142,19 +143,34 @@ class WaitingPool(redis.BlockingConnectionPool):
 
 
 def waiting_pool(url: str) -> WaitingPool:
-    """Connections to Redis for one process: short timeouts, so a missing Redis is a quick
-    503, not a hang; a request finding all POOL_SIZE in use waits for one (up to the same
-    2 s) instead of failing at once, as redis-py's default pool does."""
+    """Connections to Redis for one process: a request finding all POOL_SIZE in use waits
+    for one instead of failing at once, as redis-py's default pool does.
+
+    No socket timeout: each operation runs under one deadline (``within_deadline``), where
+    a socket timeout put a timer on every read and a task (``asyncio.wait_for``) on every
+    write, a tenth of a Redis booking's time. Connecting still gives up after 2 s.
+    """
     return WaitingPool.from_url(
         url,
         max_connections=POOL_SIZE,
-        timeout=2,
-        socket_timeout=2,
-        socket_connect_timeout=2,
+        timeout=STORAGE_DEADLINE,
+        socket_timeout=None,
+        socket_connect_timeout=STORAGE_DEADLINE,
         health_check_interval=5,
         # Dead pooled connections (Redis restarted) are replaced, not a 503 each.
         retry=reconnecting_retry(),
     )
+
+
+async def within_deadline(operation: Callable[[], Awaitable[T]]) -> T:
+    """``operation()`` within STORAGE_DEADLINE; a Redis error, a dead connection or the
+    deadline passing is StorageUnavailable (a cancelled command's connection is dropped by
+    redis-py, never reused with a reply still on its way)."""
+    try:
+        async with asyncio.timeout(STORAGE_DEADLINE):
+            return await operation()
+    except (RedisError, OSError) as exc:  # TimeoutError is an OSError
+        raise StorageUnavailable() from exc
 
 
 def booking_to_json(booking: Booking) -> bytes:
@@ -191,7 +207,7 @@ class RedisBookingStore:
     only that host's spans, and ``<prefix>attempts`` (id -> the attempt that stored it)."""
 
     def __init__(self, url: str, prefix: str = "booking-mock:") -> None:
-        # Short timeouts: a missing Redis must turn into a quick 503, not a hang.
+        # A missing or hung Redis must turn into a quick 503, not a hang (waiting_pool).
         self.client = redis.Redis(connection_pool=waiting_pool(url))
         self.prefix = prefix
         self._add = self.client.register_script(ADD_IF_FREE)
@@ -199,10 +215,7 @@ class RedisBookingStore:
         self._spans = self.client.register_script(SPANS)
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await operation()
-        except (RedisError, OSError) as exc:
-            raise StorageUnavailable() from exc
+        return await within_deadline(operation)
 
     def _keys(self, host: str) -> list[str]:
         return [
@@ -295,6 +308,6 @@ class RedisBookingStore:
 
     async def ping(self) -> bool:
         try:
-            return bool(await self.client.ping())
-        except (RedisError, OSError):
+            return bool(await within_deadline(self.client.ping))
+        except StorageUnavailable:
             return False

@@ -34,9 +34,7 @@ def booking_request(body: dict[str, Any]) -> BookingRequest:
     )
 
 
-def booking_json(
-    booking: Booking, instant: Callable[[datetime], Any] = utc_text
-) -> dict[str, Any]:
+def booking_json(booking: Booking, instant: Callable[[datetime], Any] = utc_text) -> dict[str, Any]:
     """The booking as the API returns it; ``instant`` writes its times."""
     invitee: dict[str, Any] = {"name": booking.invitee.name, "email": booking.invitee.email}
     if booking.invitee.phone is not None:

@@ -620,3 +620,45 @@ def test_limiter_and_store_reconnect_after_redis_restart(durable_redis: DurableR
         await store.client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_hung_redis_is_a_503_within_the_storage_deadline(durable_redis: DurableRedis) -> None:
+    """A Redis that stops answering (SIGSTOP: the connections stay open, nothing comes back)
+    turns each limiter hit, store call and health check into StorageUnavailable within the
+    storage deadline, not a hang; once it answers again, so do they."""
+    import signal
+
+    from mock_server.errors import STORAGE_DEADLINE
+
+    async def scenario() -> None:
+        limiter = RateLimiter("100/minute", redis_storage(durable_redis.url))
+        store = RedisBookingStore(durable_redis.url)
+        assert (await limiter.hit("127.0.0.9")).remaining == 99
+        assert await store.add_if_free(a_booking("bkg_beforehang001", "2026-03-16T09:00:00+00:00"))
+        assert durable_redis.process is not None
+        os.kill(durable_redis.process.pid, signal.SIGSTOP)
+        try:
+            calls = [
+                lambda: limiter.hit("127.0.0.9"),
+                lambda: limiter.peek("127.0.0.9"),
+                lambda: store.add_if_free(
+                    a_booking("bkg_duringhang01", "2026-03-16T10:00:00+00:00")
+                ),
+                store.list,
+                store.count,
+            ]
+            for call in calls:
+                started = time.monotonic()
+                with pytest.raises(StorageUnavailable):
+                    await call()
+                assert time.monotonic() - started < STORAGE_DEADLINE + 1
+            assert await store.ping() is False
+        finally:
+            os.kill(durable_redis.process.pid, signal.SIGCONT)
+        # The commands sent during the hang may have run once Redis woke: at most one hit.
+        assert (await limiter.hit("127.0.0.9")).remaining in (97, 98)
+        assert "bkg_beforehang001" in [b.id for b in await store.list()]
+        assert await store.ping() is True
+        await store.client.aclose()
+
+    asyncio.run(scenario())
