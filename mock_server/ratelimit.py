@@ -188,8 +188,11 @@ class RedisWindow:
     round trip; on Redis that doubled the limiter's share of a request. Both scripts are
     limits' (its ``acquire_moving_window`` and ``moving_window``, by the SHAs it
     registered), sent in one pipeline, so Redis runs them back to back and the verdicts
-    are limits' own. A Redis that lost its scripts (a restart) answers NOSCRIPT before
-    counting anything: that request goes limits' own way, which loads them again.
+    are limits' own. A Redis without the acquire script (a restart) answers NOSCRIPT
+    before counting anything: that request goes limits' own way, which loads the scripts
+    again. limits loads them one at a time, so another process may have loaded the
+    acquire script but not yet the window's: then the request was counted, and only the
+    window is read limits' way (counting it again was one request too many).
     """
 
     def __init__(self, storage: Storage) -> None:
@@ -217,9 +220,16 @@ class RedisWindow:
         pipe.evalsha(bridge.lua_acquire_moving_window.sha, 1, full_key, now, limit, expiry, 1)
         pipe.evalsha(bridge.lua_moving_window.sha, 1, full_key, now - expiry, limit)
         try:
-            acquired, window = await pipe.execute()
-        except NoScriptError:
-            return None
+            acquired, window = await pipe.execute(raise_on_error=False)
+            if isinstance(acquired, NoScriptError):
+                return None  # nothing counted: limits' own way
+            if isinstance(acquired, Exception):
+                raise acquired
+            if isinstance(window, NoScriptError):
+                start, count = await bridge.get_moving_window(key, limit, expiry)
+                return bool(acquired), float(start), int(count)
+            if isinstance(window, Exception):
+                raise window
         except (RedisError, OSError) as exc:
             raise StorageUnavailable() from exc
         if window:

@@ -405,3 +405,24 @@ def test_a_restart_with_the_same_seed_on_the_same_redis_books_without_500s(redis
         assert book_slots(base, slots[20:]) == [201] * 20
         ids = {b["id"] for b in httpx.get(f"{base}/__admin/bookings").json()["bookings"]}
     assert len(ids) == 40
+
+
+def test_a_redis_holding_only_the_acquire_script_counts_a_request_once(redis_server):
+    """Another process loading limits' scripts one at a time leaves a moment where Redis has
+    the acquire script and not the window's: a request then is counted once, not twice."""
+    import redis.asyncio as aioredis
+
+    from mock_server.ratelimit import RateLimiter, redis_storage
+
+    async def scenario() -> list[int]:
+        storage = redis_storage(redis_server.url)
+        limiter = RateLimiter("15/minute", storage)
+        direct = aioredis.Redis.from_url(redis_server.url)
+        try:
+            await direct.script_flush()
+            await direct.script_load(storage.bridge.lua_acquire_moving_window.script)
+            return [(await limiter.hit("10.9.9.9")).remaining for _ in range(3)]
+        finally:
+            await direct.aclose()
+
+    assert asyncio.run(scenario()) == [14, 13, 12]
