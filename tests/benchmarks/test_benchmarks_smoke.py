@@ -22,8 +22,9 @@ def test_throughput_measures_booking_mock_and_the_floor(tmp_path: Path) -> None:
         sys.executable,
         str(SCRIPT),
         "--only=booking-mock,floor",  # not Prism: it downloads from npm
-        "--duration=2",
+        "--duration=1.5",
         "--warmup=1",
+        "--rounds=2",
         "--connections=10",
         "--fake-hosts=10",
         "--no-install",
@@ -33,8 +34,17 @@ def test_throughput_measures_booking_mock_and_the_floor(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "booking-mock" in run.stdout and "floor" in run.stdout
 
-    servers = json.loads(out.read_text())["servers"]
+    document = json.loads(out.read_text())
+    servers = document["servers"]
     assert set(servers) == {"booking-mock", "floor"}
+    # Two rounds, each with both servers; issue 16's goals judged on their median.
+    assert [set(r["servers"]) for r in document["rounds"]] == [{"booking-mock", "floor"}] * 2
+    ratios = [r["floor"]["requests_per_s"] for r in document["rounds"]]
+    median = document["goals"]["median"]["requests_per_s"]
+    assert min(ratios) <= median <= max(ratios)
+    verdict = document["goals"]["verdicts"]["requests_per_s"]
+    assert verdict["met"] == (median >= 0.5)
+    assert "issue 16 goals:" in run.stdout
     for name, measured in servers.items():
         load = measured["load"]
         assert load["requests"] > 0, name
