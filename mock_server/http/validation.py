@@ -177,7 +177,12 @@ class SchemaValidator:
             )
         self._parts: dict[str, Any] | None = None
         properties = schema.get("properties")
-        if isinstance(properties, dict) and not _DESCENDING & schema.keys():
+        # "" names the object itself below, so a property of that name reads it whole.
+        if (
+            isinstance(properties, dict)
+            and "" not in properties
+            and not _DESCENDING & schema.keys()
+        ):
             own = {key: value for key, value in schema.items() if key != "properties"}
             self._parts = {
                 "": Draft4RequestValidator(own, format_checker=FORMAT_CHECKER),
