@@ -40,10 +40,11 @@ from .http.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from .http.book import BookOperation, BookSpec, path_pattern
 from .http.cors import SplitCORS
 from .http.dashboard import Dashboard
+from .http.exchange import Exchange
 from .http.faults import FAULT_KINDS, ExposeTransport, RandomFaults
 from .http.forwarded import ForwardedFor
-from .http.header_limit import DEFAULT_MAX_HEADER_BYTES, HeaderLimit
-from .http.journal import DEFAULT_SIZE, Journal, JournalMiddleware
+from .http.header_limit import DEFAULT_MAX_HEADER_BYTES
+from .http.journal import DEFAULT_SIZE, Journal
 from .http.latency import Latency
 from .http.one_write import OneWrite
 from .http.prefer import ForcedResponses
@@ -207,10 +208,14 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
             admin_origins=settings.admin_cors_origins,
             expose_headers=EXPOSED_HEADERS,
         ),
-        AccessLog,
-        partial(HeaderLimit, max_bytes=settings.max_header_bytes),
-        partial(JournalMiddleware, journal=journal, exclude=(ADMIN_PREFIX,)),
-        partial(Latency, default=settings.latency, rng=stream("latency")),
+        partial(
+            Exchange,
+            access_log=AccessLog(),
+            max_header_bytes=settings.max_header_bytes,
+            journal=journal,
+            unjournaled=(ADMIN_PREFIX,),
+            latency=Latency(settings.latency, stream("latency")),
+        ),
         partial(
             BookOperation,
             spec=book,

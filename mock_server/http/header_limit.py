@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from ..errors import HeadersTooLarge
-from .responses import send_error
 
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 """Names and values of all request headers together; Node.js refuses beyond the same."""
 
 
-class HeaderLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_HEADER_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            size = sum(len(name) + len(value) for name, value in scope["headers"])
-            if size > self.max_bytes:
-                message = (
-                    f"The request headers total {size} bytes; the mock accepts at most"
-                    f" {self.max_bytes}."
-                )
-                await send_error(send, HeadersTooLarge(message))
-                return
-        await self.app(scope, receive, send)
+def oversized(scope: Scope, max_bytes: int) -> HeadersTooLarge | None:
+    """The 431 for a request whose headers total more than ``max_bytes``, else None."""
+    size = 0
+    for name, value in scope["headers"]:
+        size += len(name) + len(value)
+    if size <= max_bytes:
+        return None
+    return HeadersTooLarge(
+        f"The request headers total {size} bytes; the mock accepts at most {max_bytes}."
+    )

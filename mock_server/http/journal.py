@@ -1,21 +1,19 @@
-"""The journal: a bounded record of recent requests and responses, for "what did my page send?"."""
+"""The journal: a bounded record of recent requests and responses, for "what did my page send?".
+
+The exchange (mock_server.http.exchange) records every request outside the control API.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
-import time
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from ..errors import InvalidRequest
-from .arming import ARMED_KEY
-from .faults import FAULT_KEY
 from .json_input import parse_json_body
 
 BODY_LIMIT = 16 * 1024
@@ -109,73 +107,3 @@ class Journal:
 
     def clear(self) -> None:
         self._entries.clear()
-
-
-class JournalMiddleware:
-    """Records every exchange except those of the excluded path prefixes (the control API)."""
-
-    def __init__(self, app: ASGIApp, *, journal: Journal, exclude: tuple[str, ...] = ()) -> None:
-        self.app = app
-        self.journal = journal
-        self.exclude = exclude
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exclude):
-            await self.app(scope, receive, send)
-            return
-        arrived = time.time()
-        started = time.perf_counter()
-        # Read the body up front (up to BODY_LIMIT), so the journal shows what was sent
-        # even when the answer came before anyone read it (a forced response, a 404).
-        buffered: list[Message] = []
-        request_body: list[bytes] = []
-        size = 0
-        while size <= BODY_LIMIT:
-            message = await receive()
-            buffered.append(message)
-            if message["type"] != "http.request":
-                break
-            request_body.append(message.get("body", b""))
-            size += len(request_body[-1])
-            if not message.get("more_body", False):
-                break
-        replay = iter(buffered)
-
-        async def replaying_receive() -> Message:
-            return next(replay, None) or await receive()
-
-        response: dict[str, Any] = {"status": None, "headers": [], "body": []}
-
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response["status"] = message["status"]
-                response["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body":
-                response["body"].append(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, replaying_receive, recording_send)
-        finally:
-            client = scope.get("client")
-            fault = scope.get(FAULT_KEY)
-            status = response["status"]
-            if status is None:  # nothing sent: a fault below HTTP, or a crash (a 500)
-                status = 0 if fault else 500
-            marks = {"fault": fault} if fault else {}
-            if ARMED_KEY in scope:
-                marks["armed"] = scope[ARMED_KEY]
-            self.journal.record(
-                {
-                    "time": arrived,
-                    "client": client[0] if client else "unknown",
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "query": scope.get("query_string", b"").decode("latin-1"),
-                    "status": status,
-                    **marks,
-                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
-                    "request": (scope.get("headers", []), b"".join(request_body)[: BODY_LIMIT + 1]),
-                    "response": (response["headers"], b"".join(response["body"])[: BODY_LIMIT + 1]),
-                }
-            )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from .prefer import preferences
 
@@ -41,17 +40,16 @@ def prefer_latency(scope: Scope) -> tuple[float, float] | None:
 
 
 class Latency:
-    def __init__(
-        self, app: ASGIApp, *, default: tuple[float, float] | None, rng: random.Random
-    ) -> None:
-        self.app = app
+    """The wait before a request is answered: its own ``Prefer: latency``, else --latency."""
+
+    def __init__(self, default: tuple[float, float] | None, rng: random.Random) -> None:
         self.default = default
         self.rng = rng
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            latency = prefer_latency(scope) or self.default
-            if latency is not None:
-                low, high = latency
-                await asyncio.sleep(low if low == high else self.rng.uniform(low, high))
-        await self.app(scope, receive, send)
+    def delay(self, scope: Scope) -> float | None:
+        """Seconds to wait before answering, or None."""
+        latency = prefer_latency(scope) or self.default
+        if latency is None:
+            return None
+        low, high = latency
+        return low if low == high else self.rng.uniform(low, high)
