@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procfs import cpu_text, memory_kib
+from procfs import TCP_COUNTERS, counted_since, cpu_text, memory_kib, tcp_counters
 from wrk import Wrk, run_wrk
 
 HERE = Path(__file__).resolve().parent
@@ -56,6 +56,8 @@ class Load:
     cpu_percent: dict[str, int]  # of one core, over the run: server, wrk, other processes
     # With a drain (drain.lua): answers received in it, and requests never answered.
     drain: dict[str, int] | None = None
+    # The kernel's TCP retransmissions and timeouts meanwhile (procfs.tcp_counters).
+    tcp: dict[str, int] = field(default_factory=dict)
 
 
 def run_mix(
@@ -76,6 +78,7 @@ def run_mix(
     the numbers, CPU included, are those of the `seconds` measured. more names further
     process trees whose CPU is counted apart (procfs.CpuShares).
     """
+    tcp = tcp_counters()
     if drain:
         args = (slots_file, phase, wrk.threads, seconds)
         argv = wrk.argv(url, DRAIN_SCRIPT, args, seconds + drain)
@@ -92,6 +95,20 @@ def run_mix(
         errors=sum(totals["socket_errors"].values()) + server_errors(totals["status"]),
         cpu_percent=cpu,
         drain=raw.get("drain"),
+        tcp=counted_since(tcp),
+    )
+
+
+def tcp_note(load: Load) -> str | None:
+    """A line on the segments the kernel retransmitted during the run, if it did."""
+    tcp = {name: load.tcp.get(name, 0) for name in TCP_COUNTERS}
+    if not tcp["retransmits"] and not tcp["syn_retransmits"]:
+        return None
+    return (
+        f"the kernel retransmitted {tcp['retransmits']:,} TCP segments during the measurement"
+        f" ({tcp['timeouts']:,} after a timeout, {tcp['syn_retransmits']:,} SYNs,"
+        f" {tcp['listen_drops']:,} refused at the listen queue): a request waiting"
+        " on one is answered 200 ms to seconds late, which its max and p99 show"
     )
 
 
@@ -117,12 +134,13 @@ def ratio(a: float, b: float) -> float | None:
 
 def load_table(loads: Mapping[str, Load], first: str = "server") -> list[str]:
     """The lines of throughput.py's table: req/s, p50, p99, max, errors, status mix a row."""
-    header = f"{first:<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
+    width = max(14, *(len(name) + 2 for name in loads))
+    header = f"{first:<{width}}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
     lines = [header + "  status mix"]
     for name, load in loads.items():
         lat = load.latency_ms
         lines.append(
-            f"{name:<14}{load.requests_per_s:>9,.0f}{lat['p50']:>9.2f}{lat['p99']:>9.2f}"
+            f"{name:<{width}}{load.requests_per_s:>9,.0f}{lat['p50']:>9.2f}{lat['p99']:>9.2f}"
             f"{lat['max']:>9.1f}{load.errors:>8}  {status_mix(load)}"
         )
     return lines

@@ -125,3 +125,35 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 def mib(kib: int) -> str:
     return f"{kib / 1024:.1f} MiB"
+
+
+# The kernel's TCP counters a stall can come from: a segment lost on loopback waits for
+# its retransmission timeout (200 ms at least, doubling), a refused SYN for a second.
+TCP_COUNTERS = {
+    "retransmits": ("Tcp", "RetransSegs"),
+    "timeouts": ("TcpExt", "TCPTimeouts"),
+    "syn_retransmits": ("TcpExt", "TCPSynRetrans"),
+    "listen_drops": ("TcpExt", "ListenDrops"),
+}
+
+
+def tcp_counters() -> dict[str, int]:
+    """The machine's TCP_COUNTERS since boot, from /proc/net/snmp and /proc/net/netstat
+    (system-wide: on a quiet machine, the benchmark's own connections)."""
+    values: dict[tuple[str, str], int] = {}
+    for name in ("snmp", "netstat"):
+        with contextlib.suppress(OSError):
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()
+            # Each group is two lines: "Group: names..." then "Group: values...".
+            for heads, nums in zip(lines[::2], lines[1::2], strict=False):
+                group, _, names = heads.partition(":")
+                for key, value in zip(names.split(), nums.partition(":")[2].split(), strict=False):
+                    with contextlib.suppress(ValueError):
+                        values[(group, key)] = int(value)
+    return {name: values[where] for name, where in TCP_COUNTERS.items() if where in values}
+
+
+def counted_since(before: Mapping[str, int]) -> dict[str, int]:
+    """tcp_counters() now, less ``before``."""
+    now = tcp_counters()
+    return {name: now[name] - before.get(name, 0) for name in now}

@@ -1,28 +1,36 @@
 """Does booking-mock's cost stay flat as state grows? One load, fresh and after 1M bookings.
 
     .venv/bin/python benchmarks/state_growth.py [--bookings 1000000] [--clients 100000]
-        [--fake-hosts 2000] [--duration 15] [--out benchmarks/state_growth.json]
+        [--fake-hosts 2300] [--rounds 3] [--duration 15] [--out benchmarks/state_growth.json]
 
-One booking-mock (memory storage, one worker, full behaviour) and the bare Starlette
-floor of throughput.py run side by side on CPU 0; wrk runs on CPU 1. In one run:
+booking-mock (memory storage, one worker, full behaviour) runs on CPU 0 and wrk on CPU 1.
+In one run:
 
-1. on the fresh server: the floor, then booking-mock, each under booking_mix.lua;
-2. the fill: wrk (fill.lua) books --bookings free slots across the fake hosts, from
-   --clients X-Forwarded-For addresses in turn, through the API like any client;
-3. on the filled server: the floor again, then booking-mock again, the same mix on
-   slots kept free for it.
+1. the fill: wrk (fill.lua) books --bookings free slots of one booking-mock across its
+   fake hosts, from --clients X-Forwarded-For addresses in turn, through the API like any
+   client;
+2. --rounds rounds, each measuring booking_mix.lua (after a warm-up) on a newly started
+   booking-mock and on the filled one, the two alternating which goes first. The filled
+   server keeps free slots of its own for each round; each fresh one books the same
+   slots, all free on a server just started.
 
-It reports requests/s and latency of both measurements with their ratio (issue 16's
-goal: within 10%), the same ratio against the floor's own drift between the two, the
-RSS the fill added per stored booking (the goal: under 1 KiB; it counts the limiter's
-windows of the fill's clients too), and the control API's answer time before and after
-for a host the fill never touched (its listing and its free slots must not read other
-hosts' bookings) and for a filled host. Everything it started is stopped by pid.
+This machine's speed drifts by a third over minutes (benchmarks/README.md). Measured once
+each, minutes apart, the two servers differed by the drift as much as by their state;
+measured in alternating pairs, the drift shows in every pair alike, and the median of
+the pairs' ratios is what the state costs.
+
+It reports requests/s and latency of each measurement, each round's filled/fresh ratio
+for requests/s and p99 and their median (issue 16's goal: within 10%), the RSS the fill
+added per stored booking (the goal: under 1 KiB; it counts the limiter's windows of the
+fill's clients too), and the control API's answer time before and after the fill for a
+host the fill never touched (its listing and its free slots must not read other hosts'
+bookings) and for a filled host. Everything it started is stopped by pid.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import statistics
 import subprocess
@@ -37,16 +45,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
 import harness
-from mix import Load, load_table, print_load, ratio, run_mix
+from mix import Load, load_table, print_load, ratio, run_mix, tcp_note
 from procfs import memory_kib, mib
 from slots import FAKE_EVENT, FIRST_DAY, fake_host_slugs, slot_lines, write_slot_file
-from throughput import floor_argv
 from wrk import Wrk, find_wrk, wrk_result
 
 FILL_SCRIPT = harness.HERE / "fill.lua"
 QUIET_HOSTS = 5  # fake hosts the fill never books: their queries must not feel it
-MEASURE_SLOTS = 120_000  # free slots kept for each measurement (booking_mix books 70%)
-WARM_SLOTS = 20_000
+# Free slots kept for each measurement, a second of it: booking_mix books 70% of its
+# requests, and booking-mock answers 6,000 to 7,000 a second here.
+SLOTS_PER_SECOND = 8_000
 GOAL = 0.10  # requests/s and p99 within 10% of each other
 GOAL_BYTES = 1024  # per stored booking
 
@@ -117,14 +125,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bookings", type=int, default=1_000_000, help="bookings the fill stores")
     parser.add_argument("--clients", type=int, default=100_000, help="clients the fill sends from")
     parser.add_argument(
-        "--fake-hosts", type=int, default=2000, help="booking-mock --fake-hosts (%(default)s)"
+        "--fake-hosts", type=int, default=2300, help="booking-mock --fake-hosts (%(default)s)"
     )
     parser.add_argument("--duration", type=float, default=15, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up")
     parser.add_argument("--connections", type=int, default=50, help="open connections")
     parser.add_argument("--out", type=Path, default=harness.HERE / "state_growth.json")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="fresh/filled measurement pairs (%(default)s)"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     if not 1 <= args.clients <= 131_072:
         parser.error("--clients must be 1 to 131,072 (fill.lua's address range)")
     return args
@@ -140,67 +153,68 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"code: {version}", flush=True)
     slugs = fake_host_slugs(args.fake_hosts)
     quiet, busy_slugs = slugs[-QUIET_HOSTS:], slugs[:-QUIET_HOSTS]
-    results: dict[str, Load] = {}
+    busy = busy_slugs[0]
+    rounds: list[dict[str, Load]] = []
     with tempfile.TemporaryDirectory(prefix="state-growth-") as tmp:
         work = Path(tmp)
-        mock_port, floor_port = harness.free_port(), harness.free_port()
-        mock = harness.mock_argv(mock_port, fake_hosts=args.fake_hosts)
-        floor = floor_argv(floor_port, "uvloop", "httptools")
-        print(f"booking-mock: {harness.shown(mock)}\nfloor: {harness.shown(floor)}", flush=True)
-        with (
-            harness.running("booking-mock", [*server_prefix, *mock], mock_port, work, 120) as srv,
-            harness.running("floor", [*server_prefix, *floor], floor_port, work, 30) as flr,
-        ):
+
+        def mock(port: int) -> list[str]:
+            return [*server_prefix, *harness.mock_argv(port, fake_hosts=args.fake_hosts)]
+
+        port = harness.free_port()
+        print(f"booking-mock: {harness.shown(mock(port))}", flush=True)
+        with harness.running("booking-mock (filled)", mock(port), port, work, 120) as srv:
             print(f"   fetching the free slots of {len(busy_slugs):,} hosts", flush=True)
             lines = slot_lines(srv.url, busy_slugs)
-            needed = WARM_SLOTS * 2 + MEASURE_SLOTS * 2 + args.bookings
+            warm_slots = math.ceil(args.warmup * SLOTS_PER_SECOND)
+            per_round = warm_slots + math.ceil(args.duration * SLOTS_PER_SECOND)
+            needed = per_round * args.rounds + args.bookings
             if len(lines) < needed:
                 raise SystemExit(
                     f"{len(lines):,} free slots, {needed:,} needed: raise --fake-hosts"
                     f" (each has about {len(lines) // len(busy_slugs):,})"
                 )
-            # Interleaved by host (slots.interleave): each part spreads over every host.
-            warm1, measure1, warm2, measure2, rest = (
-                lines[:WARM_SLOTS],
-                lines[WARM_SLOTS : WARM_SLOTS + MEASURE_SLOTS],
-                lines[WARM_SLOTS + MEASURE_SLOTS : 2 * WARM_SLOTS + MEASURE_SLOTS],
-                lines[2 * WARM_SLOTS + MEASURE_SLOTS : needed - args.bookings],
-                lines[needed - args.bookings : needed],
-            )
-            files = {
-                name: write_slot_file(part, work / f"{name}.txt")
-                for name, part in (
-                    ("warm1", warm1),
-                    ("measure1", measure1),
-                    ("warm2", warm2),
-                    ("measure2", measure2),
-                    ("fill", rest),
-                )
-            }
-            busy = busy_slugs[0]
 
-            def measure(label: str, warm: Path, slots: Path, phase: int) -> None:
-                print(f"\n== {label}", flush=True)
-                print(f"   floor: {args.duration:g} s", flush=True)
-                results[f"floor, {label}"] = run_mix(
-                    wrk, flr.url, slots, phase, seconds=args.duration, server_pid=flr.pid
+            def slot_files(name: str, first: int) -> tuple[Path, Path]:
+                """A warm-up's and a measurement's slots, from line ``first`` on."""
+                warm = lines[first : first + warm_slots]
+                measured = lines[first + warm_slots : first + per_round]
+                return (
+                    write_slot_file(warm, work / f"{name}-warm.txt"),
+                    write_slot_file(measured, work / f"{name}.txt"),
                 )
-                print_load(results[f"floor, {label}"])
-                print(f"   booking-mock: warm-up {args.warmup:g} s, then {args.duration:g} s")
-                run_mix(wrk, srv.url, warm, phase, seconds=args.warmup, server_pid=srv.pid)
-                results[f"booking-mock, {label}"] = run_mix(
-                    wrk, srv.url, slots, phase + 1, seconds=args.duration, server_pid=srv.pid
+
+            # Interleaved by host (slots.interleave): each part spreads over every host.
+            # A fresh server has every slot free: each round's starts on the same ones.
+            # The filled server keeps a part of its own for each round, and is filled
+            # with the rest.
+            fresh_files = slot_files("fresh", 0)
+            filled_files = [slot_files(f"filled-{n}", n * per_round) for n in range(args.rounds)]
+            fill_file = write_slot_file(lines[per_round * args.rounds : needed], work / "fill.txt")
+
+            def measure(server: harness.Server, files: tuple[Path, Path], phase: int) -> Load:
+                print(f"   warm-up {args.warmup:g} s, then {args.duration:g} s", flush=True)
+                run_mix(
+                    wrk, server.url, files[0], phase, seconds=args.warmup, server_pid=server.pid
                 )
-                print_load(results[f"booking-mock, {label}"])
+                load = run_mix(
+                    wrk,
+                    server.url,
+                    files[1],
+                    phase + 1,
+                    seconds=args.duration,
+                    server_pid=server.pid,
+                )
+                print_load(load)
+                return load
 
             queries_fresh = control_api(srv.url, quiet[0], busy)
-            measure("fresh", files["warm1"], files["measure1"], 0)
             before = memory_kib(srv.pid)["VmRSS"]
             count_before = stored(srv.url)
             print(
                 f"\n== fill: {args.bookings:,} bookings from {args.clients:,} clients", flush=True
             )
-            tally = fill(wrk, srv.url, files["fill"], args.clients)
+            tally = fill(wrk, srv.url, fill_file, args.clients)
             after = memory_kib(srv.pid)["VmRSS"]
             count_after = stored(srv.url)
             added = count_after - count_before
@@ -211,23 +225,54 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             queries_filled = control_api(srv.url, quiet[0], busy)
-            measure(f"after {count_after:,} bookings", files["warm2"], files["measure2"], 2)
+            for n in range(args.rounds):
+                measured: dict[str, Load] = {}
+                # Alternate which goes first, so a drift of the machine favours neither.
+                for side in ("fresh", "filled") if n % 2 == 0 else ("filled", "fresh"):
+                    if side == "filled":
+                        print(f"\n== round {n + 1}: the filled server", flush=True)
+                        measured[side] = measure(srv, filled_files[n], 2)
+                        continue
+                    fresh_port = harness.free_port()
+                    print(f"\n== round {n + 1}: a fresh server", flush=True)
+                    with harness.running(
+                        f"booking-mock (fresh, round {n + 1})",
+                        mock(fresh_port),
+                        fresh_port,
+                        work,
+                        120,
+                    ) as fresh:
+                        measured[side] = measure(fresh, fresh_files, 0)
+                rounds.append({"fresh": measured["fresh"], "filled": measured["filled"]})
             if srv.process.poll() is not None:
                 raise RuntimeError(f"booking-mock died:\n{srv.log_tail()}")
-    fresh_key, filled_key = "booking-mock, fresh", f"booking-mock, after {count_after:,} bookings"
-    fresh, filled = results[fresh_key], results[filled_key]
-    floor_fresh, floor_filled = (
-        results["floor, fresh"],
-        results[f"floor, after {count_after:,} bookings"],
-    )
     per_booking = (after - before) * 1024 / added if added else float("nan")
-    rps = ratio(filled.requests_per_s, fresh.requests_per_s)
-    p99 = ratio(filled.latency_ms["p99"], fresh.latency_ms["p99"])
-    drift = ratio(floor_filled.requests_per_s, floor_fresh.requests_per_s)
+    ratios = [
+        {
+            "requests_per_s": ratio(r["filled"].requests_per_s, r["fresh"].requests_per_s),
+            "p99": ratio(r["filled"].latency_ms["p99"], r["fresh"].latency_ms["p99"]),
+        }
+        for r in rounds
+    ]
+    median = {
+        key: round(statistics.median(r[key] or 0 for r in ratios), 2)
+        for key in ("requests_per_s", "p99")
+    }
+    table: dict[str, Load] = {}
+    for n, r in enumerate(rounds, 1):
+        table[f"fresh, round {n}"] = r["fresh"]
+        table[f"after {count_after:,} bookings, round {n}"] = r["filled"]
     print("\n" + "=" * 100)
-    print("\n".join(load_table(results)))
-    print(f"\nfilled/fresh: requests/s x{rps}, p99 x{p99}; the floor's own drift: x{drift}")
-    print(f"requests/s against the floor's drift: x{ratio(rps, drift)}")
+    print("\n".join(load_table(table, first="booking-mock")))
+    for name, load in table.items():
+        if load.slots_reused:
+            print(f"note: {name}: ran out of free slots, {load.slots_reused:,} booked twice")
+        if tcp_note(load):
+            print(f"note: {name}: {tcp_note(load)}")
+    print("\nfilled/fresh:")
+    for n, r in enumerate(ratios, 1):
+        print(f"  round {n}: requests/s x{r['requests_per_s']}, p99 x{r['p99']}")
+    print(f"  median:  requests/s x{median['requests_per_s']}, p99 x{median['p99']}")
     print(
         f"memory: +{(after - before) / 1024:,.1f} MiB for {added:,} bookings,"
         f" {per_booking:,.0f} bytes a booking (goal: under {GOAL_BYTES})"
@@ -235,8 +280,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\ncontrol API, median ms     fresh   filled")
     for name, ms in queries_fresh.items():
         print(f"  {name:<32}{ms:>7.2f}{queries_filled[name]:>9.2f}")
-    flat = abs(rps - 1) <= GOAL and abs(p99 - 1) <= GOAL
-    print(f"goal (requests/s and p99 within {GOAL:.0%}): {'MET' if flat else 'NOT MET'}")
+    flat = all(abs(value - 1) <= GOAL for value in median.values())
+    print(
+        f"goal (requests/s and p99 within {GOAL:.0%}, median of {args.rounds} rounds):"
+        f" {'MET' if flat else 'NOT MET'}"
+    )
     small = "MET" if per_booking < GOAL_BYTES else "NOT MET"
     print(f"goal (under {GOAL_BYTES} bytes a booking): {small}")
     harness.write_json(
@@ -244,9 +292,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         {
             "code": version,
             "settings": vars(args) | {"out": str(args.out)},
-            "loads": {name: vars(load) for name, load in results.items()},
+            "rounds": [
+                {side: vars(load) for side, load in r.items()} | {"ratios": ratios[n]}
+                for n, r in enumerate(rounds)
+            ],
             "fill": tally | {"stored": added, "rss_kib": [before, after]},
-            "ratios": {"requests_per_s": rps, "p99": p99, "floor_drift": drift},
+            "ratios": median,
+            "goals": {"flat": flat, "under_1_kib": per_booking < GOAL_BYTES},
             "bytes_per_booking": round(per_booking),
             "control_api_ms": {"fresh": queries_fresh, "filled": queries_filled},
         },

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' siblings, not a package
 import harness
-from mix import Load, load_table, print_load, ratio, run_mix
+from mix import Load, load_table, print_load, ratio, run_mix, tcp_note
 from procfs import uvicorn_flavour
 from profiling import hot_spots, print_hot_spots, profiled
 from slots import fake_host_slugs, slot_lines, synthetic_slot_lines, write_slot_files
@@ -357,6 +357,8 @@ def measure_round(
             notes.append(f"other processes used {cpu['others']}% of a core: noisy numbers")
         if cpu["wrk"] >= 90:
             notes.append(f"wrk used {cpu['wrk']}% of a core: the load generator may bound it")
+        if tcp_note(measured.load):
+            notes.append(tcp_note(measured.load))
         if name == "booking-mock" and measured.load.slots_reused:
             notes.append(
                 f"ran out of free slots: {measured.load.slots_reused} repeated"

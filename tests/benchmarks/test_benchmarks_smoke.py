@@ -48,6 +48,9 @@ def test_throughput_measures_booking_mock_and_the_floor(tmp_path: Path) -> None:
     for name, measured in servers.items():
         load = measured["load"]
         assert load["requests"] > 0, name
+        # The kernel's TCP retransmissions during the run, read from /proc/net.
+        assert set(load["tcp"]) == {"retransmits", "timeouts", "syn_retransmits", "listen_drops"}
+        assert all(n >= 0 for n in load["tcp"].values()), load["tcp"]
         assert load["requests_per_s"] > 0, name
         assert load["latency_ms"]["p50"] > 0, name
         assert load["latency_ms"]["p99"] >= load["latency_ms"]["p50"], name
@@ -178,3 +181,44 @@ def test_proxy_compares_the_direct_path_with_the_watch_in_front(tmp_path: Path) 
     assert summary["ratios"]["requests_per_s"] > 0
     assert summary["watch"]["exit_code"] == 0
     assert summary["watch"]["watched"] == summary["through_sent"]
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)"
+)
+def test_state_growth_measures_fresh_and_filled_servers_in_alternating_rounds(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "state_growth.json"
+    command = [
+        sys.executable,
+        str(SCRIPT.parent / "state_growth.py"),
+        "--bookings=3000",
+        "--clients=300",
+        "--fake-hosts=50",  # 45 booked: about 30,000 free slots, 27,000 of them used
+        "--rounds=2",
+        "--duration=1",
+        "--warmup=0.5",
+        f"--out={out}",
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout + run.stderr
+    document = json.loads(out.read_text())
+    assert document["fill"]["stored"] == 3000
+    rounds = document["rounds"]
+    assert len(rounds) == 2
+    for measured in rounds:
+        for side in ("fresh", "filled"):
+            assert measured[side]["requests"] > 0
+            assert measured[side]["status"].get("201", 0) > 0
+    ratios = [r["ratios"]["requests_per_s"] for r in rounds]
+    assert min(ratios) <= document["ratios"]["requests_per_s"] <= max(ratios)
+    assert 0 < document["bytes_per_booking"] < 10_000
+    assert "median of 2 rounds" in run.stdout
+    # The fresh side goes first in odd rounds, the filled side in even ones.
+    assert run.stdout.index("round 1: a fresh server") < run.stdout.index(
+        "round 1: the filled server"
+    )
+    assert run.stdout.index("round 2: the filled server") < run.stdout.index(
+        "round 2: a fresh server"
+    )
