@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
-from tests.servers import free_port, serve_process, wait_ready
+from tests.servers import free_port, serve_process, start_process, wait_ready
 
 from .test_rules import body
 
@@ -100,3 +101,19 @@ def test_access_log_has_one_line_per_request():
     assert len(lines) == 1
     assert "POST /api/public/scheduling/nobody/x/book 404 127.0.0.1" in lines[0]
     assert lines[0].rstrip().endswith("ms")
+
+
+def _maps_uvloop(pid: int) -> bool:
+    with open(f"/proc/{pid}/maps") as maps:
+        return "/uvloop/loop." in maps.read()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/maps")
+@pytest.mark.parametrize(("args", "uvloop"), [([], False), (["--loop", "uvloop"], True)])
+def test_the_event_loop_is_asyncio_unless_another_is_asked_for(args, uvloop):
+    """asyncio by default: uvloop left connections waiting seconds under load."""
+    with start_process(args, free_port()) as served:
+        assert _maps_uvloop(served.process.pid) is uvloop
+        assert httpx.get(f"{served.url}/__admin/health").status_code == 200
+        banner = served.output()
+    assert f"loop: {'uvloop' if uvloop else 'asyncio'}" in banner
