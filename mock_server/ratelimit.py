@@ -27,7 +27,9 @@ POLICY_NAME = "per-ip"
 RECENT_CLIENTS = 50  # the clients the control API reports, most recent first
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, four times
+# slower, and one is built for every request. Nothing changes one once built.
+@dataclass(slots=True)
 class Quota:
     """A client's standing after a request: what the RateLimit fields report."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -180,7 +181,7 @@ def booking_to_json(booking: Booking) -> bytes:
         "event_slug": booking.event_slug,
         "event_type_id": booking.event_type_id,
         "status": booking.status,
-        "invitee": vars(booking.invitee),
+        "invitee": dataclasses.asdict(booking.invitee),
         "location_type": booking.location_type,
         "location_value": booking.location_value,
         "custom_fields": booking.custom_fields,

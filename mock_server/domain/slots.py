@@ -34,8 +34,38 @@ def next_day(day: date) -> date | None:
     return None if day == date.max else day + timedelta(days=1)
 
 
-def windows_on(host: Host, day: date) -> list[tuple[datetime, datetime]]:
-    """The host's availability windows on a local date, as UTC instants."""
+# (id of the weekly windows, id of the zone, local date) -> (the windows, the zone, the
+# day's windows in UTC). An entry holds the objects whose ids make its key, so no other
+# object can take those ids while it lives: a reloaded dataset makes keys of its own.
+_DAYS: dict[
+    tuple[int, int, date], tuple[object, object, tuple[tuple[datetime, datetime], ...]]
+] = {}
+DAYS_KEPT = 16_384  # hosts times days of a load test; the cache starts over beyond
+
+
+def windows_on(host: Host, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """The host's availability windows on a local date, as UTC instants.
+
+    Remembered per host and day: two zone conversions per window were a booking's
+    most expensive arithmetic, and a load test books the same days over and over.
+    """
+    key = (id(host.weekly), id(host.timezone), day)
+    kept = _DAYS.get(key)
+    if kept is not None:
+        return kept[2]
+    windows = tuple(_windows_on(host, day))
+    if len(_DAYS) >= DAYS_KEPT:
+        _DAYS.clear()
+    _DAYS[key] = (host.weekly, host.timezone, windows)
+    return windows
+
+
+def days_remembered() -> int:
+    """How many host days ``windows_on`` keeps now (at most DAYS_KEPT)."""
+    return len(_DAYS)
+
+
+def _windows_on(host: Host, day: date) -> list[tuple[datetime, datetime]]:
     out = []
     for window in host.weekly[day.weekday()]:
         start = datetime.combine(day, window.start, host.timezone)

@@ -27,7 +27,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from connexion.json_schema import resolve_refs
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.booking import BookingService
@@ -43,7 +42,7 @@ from ..errors import (
 from ..ratelimit import Quota, RateLimiter
 from .arming import ARMED_KEY, ArmedResponses
 from .faults import TRANSPORT_KEY, Fault, RandomFaults, play
-from .json_input import media_type, parse_json_body
+from .json_input import parse_content_type, parse_json_body
 from .prefer import ForcedResponses, documented_responses, preferences
 from .responses import send_error, send_json, to_booking_error
 from .validation import SchemaValidator
@@ -246,11 +245,15 @@ class BookOperation:
 
     async def _body(self, scope: Scope, receive: Receive) -> Any:
         """Rule 3 on the transport, then on the shape: 413, 415, a JSON object the spec allows."""
-        headers = Headers(scope=scope)
-        announced = headers.get("content-length", "")
-        if announced.isdigit() and int(announced) > self.max_body_bytes:
+        announced = content_type = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette's Headers reads
+            if name == b"content-length" and announced is None:
+                announced = value.decode("latin-1")
+            elif name == b"content-type" and content_type is None:
+                content_type = value.decode("latin-1")
+        if announced and announced.isdigit() and int(announced) > self.max_body_bytes:
             raise self._too_large()
-        mime, charset = media_type(headers)
+        mime, charset = parse_content_type(content_type)
         # As Connexion does: no Content-Type is taken to be the first the spec accepts.
         if mime is not None and mime not in self.spec.media_types:
             raise UnsupportedMediaType()

@@ -121,7 +121,11 @@ def _unencodable(value: Any, path: list[str | int]) -> FieldError | None:
 
 def media_type(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
     """The Content-Type's media type (lower case) and charset, from a request's headers."""
-    value = headers.get("content-type")
+    return parse_content_type(headers.get("content-type"))
+
+
+def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
+    """A Content-Type value's media type (lower case) and charset; None for no value."""
     if value is None:
         return None, None
     mime, _, params = value.partition(";")

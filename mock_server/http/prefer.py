@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from ..errors import PreferError
@@ -48,8 +47,10 @@ def preferences(scope: Scope) -> dict[str, str]:
     cached = scope.get(_KEY)
     if cached is None:
         cached = scope[_KEY] = {}
-        for value in Headers(scope=scope).getlist("prefer"):
-            for part in re.split(r"[,;]", value):
+        for name, raw in scope["headers"]:
+            if name != b"prefer":
+                continue
+            for part in re.split(r"[,;]", raw.decode("latin-1")):
                 key, _, setting = part.partition("=")
                 if key.strip():
                     cached[key.strip().lower()] = setting.strip().strip('"')
