@@ -61,16 +61,16 @@ class IdFactory:
         self._random = random.Random(seed)
         # Characters are drawn POOL at a time, per alphabet: one draw per character
         # was a measurable share of a booking's time.
-        self._pools: dict[str, str] = {}
+        self._pools: dict[str, tuple[str, int]] = {}  # alphabet -> (pool, next unused)
 
     POOL = 4096
 
     def _draw(self, alphabet: str, count: int) -> str:
-        pool = self._pools.get(alphabet, "")
-        if len(pool) < count:
-            pool += "".join(self._random.choices(alphabet, k=self.POOL))
-        self._pools[alphabet] = pool[count:]
-        return pool[:count]
+        pool, at = self._pools.get(alphabet, ("", 0))
+        if len(pool) - at < count:
+            pool, at = pool[at:] + "".join(self._random.choices(alphabet, k=self.POOL)), 0
+        self._pools[alphabet] = (pool, at + count)
+        return pool[at : at + count]
 
     def booking_id(self) -> str:
         return "bkg_" + self._draw(_ALNUM, 14)
