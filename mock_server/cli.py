@@ -20,6 +20,7 @@ from .domain.instants import parse_instant
 from .http.faults import FAULT_KINDS, Fault, parse_rate
 from .http.latency import parse_latency
 from .http.validation import is_rfc3339
+from .workers import run_workers
 
 
 def _instant(text: str) -> datetime:
@@ -329,9 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         # Workers are new processes: they rebuild the app from the same arguments.
         os.environ[ARGS_ENV] = json.dumps(sys.argv[1:] if argv is None else argv)
-        uvicorn.run(
+        config = uvicorn.Config(
             "mock_server.cli:app_from_environment", factory=True, workers=args.workers, **options
         )
+        run_workers(config)
     else:
         uvicorn.run(app, **options)
     return 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +17,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from tests.servers import free_port, serve_process
+from tests.servers import free_port, serve_process, start_process
 
 from .test_rules import BOOK, body
 
@@ -426,3 +429,104 @@ def test_a_redis_holding_only_the_acquire_script_counts_a_request_once(redis_ser
             await direct.aclose()
 
     assert asyncio.run(scenario()) == [14, 13, 12]
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as children:
+            found.extend(int(child) for child in children.read().split())
+    return found
+
+
+ESTABLISHED, LISTEN = "01", "0A"  # states in /proc/net/tcp
+
+
+def _sockets_held(pid: int, port: int, state: str) -> int:
+    """How many TCP sockets on local ``port`` in ``state`` process ``pid`` holds open."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    inodes.add(fields[9])
+    held = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in inodes
+    return held
+
+
+def _workers(pid: int, port: int) -> list[int]:
+    """The children of ``pid`` listening on ``port``."""
+    return [child for child in _children(pid) if _sockets_held(child, port, LISTEN)]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc (Linux)")
+def test_workers_each_take_a_share_of_a_burst_of_connections(redis_server):
+    """40 connections opened at once are spread over both workers, not all taken by the one
+    that woke first (each worker accepts on a socket of its own)."""
+    port = free_port()
+    args = [*PINNED, "--storage", redis_server.url, "--workers", "2"]
+    with start_process(args, port) as served:
+        burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        try:
+            for conn in burst:
+                conn.sendall(b"GET /__admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            for conn in burst:
+                assert conn.recv(64).startswith(b"HTTP/1.1 200"), "every connection is served"
+            held = [_sockets_held(pid, port, ESTABLISHED) for pid in _children(served.process.pid)]
+        finally:
+            for conn in burst:
+                conn.close()
+    shares = sorted(n for n in held if n)
+    assert sum(shares) == 40, held
+    assert len(shares) == 2 and shares[0] >= 8, f"connections per worker: {held}"
+
+
+def test_workers_refuse_a_port_already_in_use(redis_server):
+    """As one worker would: the port is not shared, even with another booking-mock's workers."""
+    port = free_port()
+    args = [*PINNED, "--storage", redis_server.url, "--workers", "2"]
+    with serve_process(args, port):
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mock_server",
+                *args,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert second.returncode != 0
+    assert "address already in use" in second.stderr.lower(), second.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc (Linux)")
+def test_a_dead_worker_is_replaced_on_its_socket(redis_server):
+    """Connections the kernel queues on a crashed worker's socket are served by its
+    replacement, not left unanswered."""
+    port = free_port()
+    args = [*PINNED, "--storage", redis_server.url, "--workers", "2"]
+    with start_process(args, port) as served:
+        workers = _workers(served.process.pid, port)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        with httpx.Client(timeout=30) as client:  # a new connection each request
+            for _ in range(20):
+                response = client.get(
+                    f"{served.url}/__admin/health", headers={"Connection": "close"}
+                )
+                assert response.status_code == 200
+        replaced = _workers(served.process.pid, port)
+        assert len(replaced) == 2 and workers[0] not in replaced, (workers, replaced)
