@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     dataset = load()
     clock = Clock(settings.clock, frozen=settings.clock_frozen)
     storage = open_storage(settings.storage)
-    limiter = RateLimiter(settings.rate_limit, storage.rate_limits)
+    limiter = RateLimiter(settings.rate_limit, storage.rate_limits, storage.pipe)
     service = BookingService(
         dataset,
         settings.store or storage.bookings,

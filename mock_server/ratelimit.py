@@ -14,6 +14,7 @@ import time
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
@@ -22,6 +23,9 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from .errors import STORAGE_DEADLINE, StorageUnavailable
+
+if TYPE_CHECKING:  # redis' modules load only with a Redis storage (start-up)
+    from .redis_pipe import RedisPipe
 
 POLICY_NAME = "per-ip"
 RECENT_CLIENTS = 50  # the clients the control API reports, most recent first
@@ -184,54 +188,56 @@ def redis_storage(url: str) -> Storage:
 
 
 class RedisWindow:
-    """limits' own moving-window scripts on Redis, sent together in one round trip.
+    """limits' own moving-window scripts on Redis, sent together over the process's
+    pipelined connection (``redis_pipe``).
 
     ``MovingWindowRateLimiter`` awaits the acquire, then the window read, each its own
-    round trip; on Redis that doubled the limiter's share of a request. Both scripts are
-    limits' (its ``acquire_moving_window`` and ``moving_window``, by the SHAs it
-    registered), sent in one pipeline, so Redis runs them back to back and the verdicts
-    are limits' own. A Redis without the acquire script (a restart) answers NOSCRIPT
-    before counting anything: that request goes limits' own way, which loads the scripts
-    again. limits loads them one at a time, so another process may have loaded the
-    acquire script but not yet the window's: then the request was counted, and only the
-    window is read limits' way (counting it again was one request too many).
+    round trip through redis-py; on Redis that was most of the limiter's cost. Both
+    scripts are limits' (its ``acquire_moving_window`` and ``moving_window``, their text
+    and SHAs as limits registered them), sent one after the other in one write, so Redis
+    runs them back to back and the verdicts are limits' own. A Redis without a script (a
+    restart, or another process that loaded only one of them so far) answers NOSCRIPT
+    for it: the acquire's NOSCRIPT counted nothing, so both are loaded and sent again;
+    the window's alone means the request was counted, and only the window is read again
+    (counting it twice was one request too many).
     """
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, pipe: RedisPipe) -> None:
+        from .redis_pipe import Script
+
         self.bridge = storage.bridge  # type: ignore[attr-defined]
+        self.pipe = pipe
+        self._acquire = Script(self.bridge.lua_acquire_moving_window.script)
+        self._window = Script(self.bridge.lua_moving_window.script)
 
     @staticmethod
     def supports(storage: Storage) -> bool:
         bridge = getattr(storage, "bridge", None)
-        return (
-            all(
-                hasattr(bridge, name)
-                for name in ("lua_acquire_moving_window", "lua_moving_window", "prefixed_key")
-            )
-            and type(bridge).__name__ == "RedispyBridge"
-        )
+        return all(
+            hasattr(getattr(bridge, name, None), "script")
+            for name in ("lua_acquire_moving_window", "lua_moving_window")
+        ) and hasattr(bridge, "prefixed_key")
 
-    async def hit(self, key: str, limit: int, expiry: int) -> tuple[bool, float, int] | None:
-        """(accepted, start of the window, entries in it); None when Redis lacks the scripts."""
+    async def hit(self, key: str, limit: int, expiry: int) -> tuple[bool, float, int]:
+        """(accepted, start of the window, entries in it)."""
         from redis.exceptions import NoScriptError, RedisError  # loaded with the storage
 
-        bridge = self.bridge
-        full_key = bridge.prefixed_key(key)
+        full_key = self.bridge.prefixed_key(key)
         now = time.time()
-        pipe = bridge.get_connection().pipeline(transaction=False)
-        pipe.evalsha(bridge.lua_acquire_moving_window.sha, 1, full_key, now, limit, expiry, 1)
-        pipe.evalsha(bridge.lua_moving_window.sha, 1, full_key, now - expiry, limit)
+        acquire = ("EVALSHA", self._acquire.sha, 1, full_key, now, limit, expiry, 1)
+        read = ("EVALSHA", self._window.sha, 1, full_key, now - expiry, limit)
         try:
-            acquired, window = await pipe.execute(raise_on_error=False)
+            acquired, window = await self.pipe.calls(acquire, read)
             if isinstance(acquired, NoScriptError):
-                return None  # nothing counted: limits' own way
-            if isinstance(acquired, Exception):
-                raise acquired
-            if isinstance(window, NoScriptError):
-                start, count = await bridge.get_moving_window(key, limit, expiry)
-                return bool(acquired), float(start), int(count)
-            if isinstance(window, Exception):
-                raise window
+                await self.pipe.calls(
+                    ("SCRIPT", "LOAD", self._acquire.text), ("SCRIPT", "LOAD", self._window.text)
+                )
+                acquired, window = await self.pipe.calls(acquire, read)
+            elif isinstance(window, NoScriptError):
+                window = await self.pipe.evalsha(self._window, [full_key], [now - expiry, limit])
+            for reply in (acquired, window):
+                if isinstance(reply, Exception):
+                    raise reply
         except (RedisError, OSError) as exc:
             raise StorageUnavailable() from exc
         if window:
@@ -242,7 +248,11 @@ class RedisWindow:
 class RateLimiter:
     """``15/minute``-style limits per client key, on a `limits` storage."""
 
-    def __init__(self, spec: str = "15/minute", storage: Storage | None = None) -> None:
+    def __init__(
+        self, spec: str = "15/minute", storage: Storage | None = None, pipe: RedisPipe | None = None
+    ) -> None:
+        """``pipe``: the process's connection to the Redis of ``storage``; without one, a
+        Redis storage is used limits' own way (two round trips through redis-py)."""
         self.item: RateLimitItem = parse(spec)
         self.storage: Storage = storage if storage is not None else SweptMemoryStorage()
         self._strategy = MovingWindowRateLimiter(self.storage)
@@ -250,7 +260,11 @@ class RateLimiter:
         self._recent: OrderedDict[str, float] = OrderedDict()
         # limits' key for a client, as a prefix and a suffix around it (key_for's format).
         self._key_prefix, self._key_suffix = self.item.key_for("\0").split("\0")
-        self._redis = RedisWindow(self.storage) if RedisWindow.supports(self.storage) else None
+        self._redis = (
+            RedisWindow(self.storage, pipe)
+            if pipe is not None and RedisWindow.supports(self.storage)
+            else None
+        )
 
     @property
     def limit(self) -> int:
@@ -275,9 +289,7 @@ class RateLimiter:
             async with asyncio.timeout(STORAGE_DEADLINE):  # shared storage: no hang
                 if self._redis is not None:
                     key = f"{self._key_prefix}{client}{self._key_suffix}"
-                    answer = await self._redis.hit(key, self.limit, self.window)
-                    if answer is not None:
-                        return self._standing(*answer)
+                    return self._standing(*await self._redis.hit(key, self.limit, self.window))
                 allowed = await self._strategy.hit(self.item, client)
                 return await self._quota(client, allowed)
         except (StorageError, TimeoutError) as exc:

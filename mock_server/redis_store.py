@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from .domain.store import Booking, DuplicateBookingId, Invitee
 from .encoding import json_bytes
 from .errors import STORAGE_DEADLINE, StorageUnavailable
+from .redis_pipe import RedisPipe, Script
 
 T = TypeVar("T")
 
@@ -91,6 +92,9 @@ redis.call('ZREM', ARGV[4] .. host, ARGV[1])
 redis.call('HDEL', ARGV[3] .. host, ARGV[1])
 return 1
 """
+
+
+_ADD, _SPANS, _DELETE = Script(ADD_IF_FREE), Script(SPANS), Script(DELETE)
 
 
 def reconnecting_retry() -> Retry:
@@ -205,15 +209,17 @@ class RedisBookingStore:
     """Keys: ``<prefix>busy:<host>`` (id -> busy span) with ``<prefix>busyz:<host>`` (the
     same ids by start), ``<prefix>bookings:<host>``
     (id -> booking JSON), ``<prefix>hosts`` (id -> host), so one host's check reads
-    only that host's spans, and ``<prefix>attempts`` (id -> the attempt that stored it)."""
+    only that host's spans, and ``<prefix>attempts`` (id -> the attempt that stored it).
 
-    def __init__(self, url: str, prefix: str = "booking-mock:") -> None:
-        # A missing or hung Redis must turn into a quick 503, not a hang (waiting_pool).
-        self.client = redis.Redis(connection_pool=waiting_pool(url))
+    Every command goes over ``pipe``, the process's one pipelined connection to Redis
+    (``redis_pipe``), shared with the rate limiter when it is given."""
+
+    def __init__(
+        self, url: str, prefix: str = "booking-mock:", pipe: RedisPipe | None = None
+    ) -> None:
+        self.pipe = pipe if pipe is not None else RedisPipe(url)
         self.prefix = prefix
-        self._add = self.client.register_script(ADD_IF_FREE)
-        self._delete = self.client.register_script(DELETE)
-        self._spans = self.client.register_script(SPANS)
+        self._hosts = f"{prefix}hosts"
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
         return await within_deadline(operation)
@@ -222,7 +228,7 @@ class RedisBookingStore:
         return [
             f"{self.prefix}busy:{host}",
             f"{self.prefix}bookings:{host}",
-            f"{self.prefix}hosts",
+            self._hosts,
             f"{self.prefix}attempts",
             f"{self.prefix}busyz:{host}",
         ]
@@ -236,7 +242,8 @@ class RedisBookingStore:
             booking.host_slug,
             secrets.token_hex(8),  # this attempt; a retry of this call replays it
         ]
-        result = await self._call(lambda: self._add(keys=self._keys(booking.host_slug), args=args))
+        keys = self._keys(booking.host_slug)
+        result = await self._call(lambda: self.pipe.evalsha(_ADD, keys, args))
         if result == -1:
             raise DuplicateBookingId(booking.id)
         return result == 1
@@ -249,13 +256,13 @@ class RedisBookingStore:
             if host_slug is not None:
                 hosts = [host_slug]
             else:
-                found = set((await self.client.hvals(f"{self.prefix}hosts")) or [])
+                found = set((await self.pipe.call("HVALS", self._hosts)) or [])
                 hosts = [host.decode() for host in found]
-            out: list[Booking] = []
-            for host in hosts:
-                texts = await self.client.hvals(f"{self.prefix}bookings:{host}")
-                out.extend(booking_from_json(t) for t in texts)
-            return out
+            # One pipelined read of every host's bookings.
+            answers = await asyncio.gather(
+                *(self.pipe.call("HVALS", f"{self.prefix}bookings:{host}") for host in hosts)
+            )
+            return [booking_from_json(text) for texts in answers for text in texts or []]
 
         return sorted(await self._call(read), key=lambda b: (b.start, b.id))
 
@@ -264,7 +271,7 @@ class RedisBookingStore:
     ) -> list[tuple[datetime, datetime]]:
         keys = self._keys(host_slug)
         low, high = repr(start.timestamp()), repr(end.timestamp())
-        spans = await self._call(lambda: self._spans(keys=[keys[0], keys[4]], args=[low, high]))
+        spans = await self._call(lambda: self.pipe.evalsha(_SPANS, [keys[0], keys[4]], [low, high]))
         out = []
         for span in spans or []:
             first, _, last = (span.decode() if isinstance(span, bytes) else span).partition(":")
@@ -273,23 +280,26 @@ class RedisBookingStore:
         return out
 
     async def count(self) -> int:
-        return int(await self._call(lambda: self.client.hlen(f"{self.prefix}hosts")))
+        return int(await self._call(lambda: self.pipe.call("HLEN", self._hosts)))
 
     async def get(self, booking_id: str) -> Booking | None:
         async def read() -> Booking | None:
-            host = await self.client.hget(f"{self.prefix}hosts", booking_id)
+            host = await self.pipe.call("HGET", self._hosts, booking_id)
             if host is None:
                 return None
-            text = await self.client.hget(f"{self.prefix}bookings:{host.decode()}", booking_id)
+            text = await self.pipe.call(
+                "HGET", f"{self.prefix}bookings:{host.decode()}", booking_id
+            )
             return booking_from_json(text) if text else None
 
         return await self._call(read)
 
     async def delete(self, booking_id: str) -> bool:
         result = await self._call(
-            lambda: self._delete(
-                keys=[f"{self.prefix}hosts", f"{self.prefix}attempts"],
-                args=[
+            lambda: self.pipe.evalsha(
+                _DELETE,
+                [self._hosts, f"{self.prefix}attempts"],
+                [
                     booking_id,
                     f"{self.prefix}busy:",
                     f"{self.prefix}bookings:",
@@ -301,14 +311,24 @@ class RedisBookingStore:
 
     async def clear(self) -> None:
         async def clear() -> None:
-            keys = [key async for key in self.client.scan_iter(match=f"{self.prefix}*")]
-            if keys:
-                await self.client.delete(*keys)
+            cursor = b"0"
+            while True:
+                cursor, keys = await self.pipe.call(
+                    "SCAN", cursor, "MATCH", f"{self.prefix}*", "COUNT", 1000
+                )
+                if keys:
+                    await self.pipe.call("DEL", *keys)
+                if cursor == b"0":
+                    return
 
         await self._call(clear)
 
     async def ping(self) -> bool:
         try:
-            return bool(await within_deadline(self.client.ping))
+            return bool(await within_deadline(lambda: self.pipe.call("PING")))
         except StorageUnavailable:
             return False
+
+    def close(self) -> None:
+        """Closes its connection (a test's clean-up); the next command opens another."""
+        self.pipe.close()

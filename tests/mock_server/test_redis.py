@@ -223,7 +223,7 @@ def test_the_redis_store_reads_one_hosts_bookings_and_spans_and_counts_without_r
                 expected = sorted((b.busy_start, b.busy_end) for b in jane if b.overlaps(low, high))
                 assert await store.busy_spans("jane", low, high) == expected
         finally:
-            await store.client.aclose()
+            store.close()
 
     asyncio.run(run())
 
@@ -258,7 +258,7 @@ def test_the_redis_store_accepts_exactly_the_non_overlapping_spans(redis_server)
                     assert await store.delete(gone.id)
             assert {b.id for b in await store.list()} == {b.id for b in accepted}
         finally:
-            await store.client.aclose()
+            store.close()
 
     asyncio.run(run())
 
@@ -266,6 +266,8 @@ def test_the_redis_store_accepts_exactly_the_non_overlapping_spans(redis_server)
 def test_spans_an_older_booking_mock_stored_without_the_index_still_block(redis_server):
     """A Redis filled by a booking-mock without the sorted set (the hash alone): the first
     check builds the index from the hash, so those bookings still count."""
+    import redis.asyncio as aioredis
+
     from mock_server.redis_store import RedisBookingStore
     from tests.mock_server.test_store import booking
 
@@ -274,14 +276,16 @@ def test_spans_an_older_booking_mock_stored_without_the_index_still_block(redis_
         try:
             old = booking("old", 60, 30)
             span = f"{int(old.busy_start.timestamp())}:{int(old.busy_end.timestamp())}"
-            await store.client.hset("booking-mock:busy:jane", "old", span)
+            direct = aioredis.Redis.from_url(redis_server.url)
+            await direct.hset("booking-mock:busy:jane", "old", span)
+            await direct.aclose()
             return [
                 await store.is_busy("jane", old.busy_start, old.busy_end),
                 await store.add_if_free(booking("new", 75, 30)),  # overlaps the old one
                 await store.add_if_free(booking("next", 90, 30)),  # right after it
             ]
         finally:
-            await store.client.aclose()
+            store.close()
 
     assert asyncio.run(run()) == [True, False, True]
 
@@ -329,9 +333,12 @@ def test_the_redis_limiter_gives_limits_own_verdicts_in_one_round_trip(redis_ser
     from limits.aio.strategies import MovingWindowRateLimiter
 
     from mock_server.ratelimit import RateLimiter, redis_storage
+    from mock_server.redis_pipe import RedisPipe
 
     async def run() -> None:
-        ours = RateLimiter("4/1 second", redis_storage(redis_server.url))
+        ours = RateLimiter(
+            "4/1 second", redis_storage(redis_server.url), RedisPipe(redis_server.url)
+        )
         theirs = MovingWindowRateLimiter(redis_storage(redis_server.url))
         rng = random.Random(9)
         for step in range(200):
@@ -416,10 +423,11 @@ def test_a_redis_holding_only_the_acquire_script_counts_a_request_once(redis_ser
     import redis.asyncio as aioredis
 
     from mock_server.ratelimit import RateLimiter, redis_storage
+    from mock_server.redis_pipe import RedisPipe
 
     async def scenario() -> list[int]:
         storage = redis_storage(redis_server.url)
-        limiter = RateLimiter("15/minute", storage)
+        limiter = RateLimiter("15/minute", storage, RedisPipe(redis_server.url))
         direct = aioredis.Redis.from_url(redis_server.url)
         try:
             await direct.script_flush()

@@ -30,8 +30,9 @@ import redis
 
 from mock_server.domain.store import Booking, DuplicateBookingId, Invitee
 from mock_server.errors import StorageUnavailable
-from mock_server.ratelimit import RateLimiter, redis_storage
+from mock_server.ratelimit import RateLimiter
 from mock_server.redis_store import RedisBookingStore
+from mock_server.storage import open_storage
 from tests.servers import ServedProcess, free_port, start_process
 
 from .test_redis import PINNED, RedisServer
@@ -579,13 +580,13 @@ def test_booking_whose_acknowledgement_was_lost_is_acknowledged_on_retry(
             booking = a_booking("bkg_lostreply0001", "2026-03-16T09:00:00+00:00")
             assert await proxied.add_if_free(booking) is True
             assert dropper.dropped
-            await proxied.client.aclose()
+            proxied.close()
         assert [b.id for b in await direct.list()] == ["bkg_lostreply0001", "bkg_warmup000001"]
         # Another booking under a stored id is still a clash of ids, not a replay.
         clash = a_booking("bkg_lostreply0001", "2026-03-17T09:00:00+00:00")
         with pytest.raises(DuplicateBookingId):
             await direct.add_if_free(clash)
-        await direct.client.aclose()
+        direct.close()
 
     asyncio.run(scenario())
 
@@ -596,8 +597,9 @@ def test_limiter_and_store_reconnect_after_redis_restart(durable_redis: DurableR
     fails fast with StorageUnavailable, and succeeds again once Redis is back."""
 
     async def scenario() -> None:
-        limiter = RateLimiter("100/minute", redis_storage(durable_redis.url))
-        store = RedisBookingStore(durable_redis.url)
+        storage = open_storage(durable_redis.url)  # as the app: one pipe for both
+        limiter = RateLimiter("100/minute", storage.rate_limits, storage.pipe)
+        store = storage.bookings
         first = a_booking("bkg_beforerestart1", "2026-03-16T09:00:00+00:00")
         assert (await limiter.hit("127.0.0.9")).remaining == 99
         assert await store.add_if_free(first)
@@ -617,7 +619,7 @@ def test_limiter_and_store_reconnect_after_redis_restart(durable_redis: DurableR
         await asyncio.to_thread(durable_redis.start)
         assert (await limiter.hit("127.0.0.9")).remaining == 97
         assert [b.id for b in await store.list()] == [first.id]
-        await store.client.aclose()
+        storage.pipe.close()
 
     asyncio.run(scenario())
 
@@ -631,8 +633,9 @@ def test_a_hung_redis_is_a_503_within_the_storage_deadline(durable_redis: Durabl
     from mock_server.errors import STORAGE_DEADLINE
 
     async def scenario() -> None:
-        limiter = RateLimiter("100/minute", redis_storage(durable_redis.url))
-        store = RedisBookingStore(durable_redis.url)
+        storage = open_storage(durable_redis.url)  # as the app: one pipe for both
+        limiter = RateLimiter("100/minute", storage.rate_limits, storage.pipe)
+        store = storage.bookings
         assert (await limiter.hit("127.0.0.9")).remaining == 99
         assert await store.add_if_free(a_booking("bkg_beforehang001", "2026-03-16T09:00:00+00:00"))
         assert durable_redis.process is not None
@@ -659,6 +662,6 @@ def test_a_hung_redis_is_a_503_within_the_storage_deadline(durable_redis: Durabl
         assert (await limiter.hit("127.0.0.9")).remaining in (97, 98)
         assert "bkg_beforehang001" in [b.id for b in await store.list()]
         assert await store.ping() is True
-        await store.client.aclose()
+        storage.pipe.close()
 
     asyncio.run(scenario())

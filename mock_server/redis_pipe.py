@@ -1,0 +1,252 @@
+"""One connection to Redis per process, shared by every request, pipelined automatically.
+
+A booking on Redis is two commands (the limiter's scripts, then ``ADD_IF_FREE``). Through
+redis-py's asyncio client each command costs the worker about 56 us of CPU (a connection
+taken from the pool and given back, the command packed, a write, a read awaited), and
+valkey-glide about 34 us; that was most of what a Redis booking cost over a memory one,
+and made two workers on Redis slower than one in memory (``benchmarks/scale_out.py``).
+
+Here every command given during one turn of the event loop goes out in one write on one
+connection, and the replies, which Redis sends in the same order, are handed back as they
+are read: about 3 us a command (50 concurrent callers, one core). hiredis packs the
+commands and parses the replies; redis-py parses the URL and builds the TLS context.
+
+- A connection that is lost, or that has left its oldest command unanswered for longer
+  than the storage deadline (a Redis stopped or hung), fails the commands waiting on it;
+  each is sent once more on a new one (``RedisPipe.call``). Callers bound their own wait
+  (``within_deadline``).
+- An error reply raises redis-py's exception for it (``NoScriptError``, ``ResponseError``).
+- Scripts are run by their SHA and loaded on NOSCRIPT (a Redis restarted or flushed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
+from redis.asyncio.connection import RedisSSLContext, SSLConnection, parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+
+from .errors import STORAGE_DEADLINE
+
+Arg = bytes | str | int | float
+
+
+class Script:
+    """A Lua script run with EVALSHA, its SHA1 computed once."""
+
+    def __init__(self, text: str | bytes) -> None:
+        self.text = text.encode() if isinstance(text, str) else text
+        self.sha = hashlib.sha1(self.text).hexdigest()
+
+
+def error_for(reply: hiredis.ReplyError) -> ResponseError:
+    message = str(reply)
+    if message.startswith("NOSCRIPT"):
+        return NoScriptError(message)
+    return ResponseError(message)
+
+
+class _Connection(asyncio.Protocol):
+    """One socket to Redis: commands queued during a turn of the loop, one write for them,
+    each reply to the oldest waiting caller."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.reader = hiredis.Reader()
+        self.transport: asyncio.Transport | None = None
+        self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self.outgoing: list[bytes] = []
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, packed: bytes) -> asyncio.Future[Any]:
+        if self.closed:
+            raise RedisConnectionError("the connection to Redis is closed")
+        future = self.loop.create_future()
+        self.waiting.append((future, self.loop.time()))
+        if not self.outgoing:
+            self.loop.call_soon(self._flush)
+        self.outgoing.append(packed)
+        return future
+
+    def _flush(self) -> None:
+        if self.closed or self.transport is None:
+            return
+        data = b"".join(self.outgoing) if len(self.outgoing) > 1 else self.outgoing[0]
+        self.outgoing.clear()
+        self.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        waiting = self.waiting
+        while True:
+            try:
+                reply = self.reader.gets()
+            except hiredis.ProtocolError:
+                self.abort()
+                return
+            if reply is False:
+                return
+            if not waiting:  # a reply nobody asked for: the stream is not to be trusted
+                self.abort()
+                return
+            future, _ = waiting.popleft()
+            if future.done():  # its caller gave up (the storage deadline)
+                continue
+            if isinstance(reply, hiredis.ReplyError):
+                future.set_exception(error_for(reply))
+            else:
+                future.set_result(reply)
+
+    def hung(self, now: float) -> bool:
+        """Whether its oldest command has gone unanswered past the storage deadline."""
+        return bool(self.waiting) and now - self.waiting[0][1] > STORAGE_DEADLINE
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()  # connection_lost follows, and fails the waiting
+        else:
+            self.connection_lost(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.outgoing.clear()
+        error = RedisConnectionError(f"the connection to Redis was lost: {exc or 'closed'}")
+        while self.waiting:
+            future, _ = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved: a caller that gave up logs no warning
+
+
+async def _replies(futures: list[asyncio.Future[Any]]) -> list[Any]:
+    """Each future's result or error reply; a lost connection is raised."""
+    out: list[Any] = []
+    lost: RedisConnectionError | None = None
+    for future in futures:
+        try:
+            out.append(await future)
+        except RedisConnectionError as exc:
+            lost = exc
+        except ResponseError as exc:
+            out.append(exc)
+    if lost is not None:
+        raise lost
+    return out
+
+
+class RedisPipe:
+    """Commands to the Redis at ``url`` (``redis://``, ``rediss://`` or ``unix://``, with
+    its user, password and database), over one connection opened when first needed."""
+
+    def __init__(self, url: str) -> None:
+        params = parse_url(url)
+        self.path: str | None = params.get("path")
+        self.host: str = params.get("host", "localhost")
+        self.port: int = int(params.get("port", 6379))
+        self.db = int(params.get("db", 0))
+        self.username: str | None = params.get("username")
+        self.password: str | None = params.get("password")
+        self.ssl: Any = None
+        if params.get("connection_class") is SSLConnection:
+            options = {k[4:]: v for k, v in params.items() if k.startswith("ssl_")}
+            self.ssl = RedisSSLContext(**options).get()
+        self._connection: _Connection | None = None
+        self._opening: asyncio.Task[_Connection] | None = None
+
+    async def call(self, *args: Arg) -> Any:
+        """One command's reply; a connection error is ``redis.exceptions.ConnectionError``.
+
+        A command whose connection is lost before its reply came is sent once more, on a
+        new connection: Redis may have run it, so what is sent must bear running twice
+        (``ADD_IF_FREE`` names its attempt for this), as with redis-py's retry before.
+        """
+        packed = hiredis.pack_command(args)
+        connection = self._connection
+        if connection is None or connection.closed or connection.hung(connection.loop.time()):
+            connection = await self._usable()
+        try:
+            return await connection.send(packed)
+        except RedisConnectionError:
+            return await (await self._usable()).send(packed)
+
+    async def calls(self, *commands: Sequence[Arg]) -> list[Any]:
+        """Several commands sent together, in order (Redis runs them back to back): each
+        one's reply, or the error it met (``ResponseError``, ``NoScriptError``), in a list.
+        A lost connection sends them all once more, as ``call`` does."""
+        packed = [hiredis.pack_command(tuple(command)) for command in commands]
+        connection = self._connection
+        if connection is None or connection.closed or connection.hung(connection.loop.time()):
+            connection = await self._usable()
+        try:
+            return await _replies([connection.send(p) for p in packed])
+        except RedisConnectionError:
+            connection = await self._usable()
+            return await _replies([connection.send(p) for p in packed])
+
+    async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """The script's reply, loading it first when Redis does not have it."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            return await self.call(*command)
+        except NoScriptError:
+            await self.call("SCRIPT", "LOAD", script.text)
+            return await self.call(*command)
+
+    async def _usable(self) -> _Connection:
+        """The open connection, unless it hung (then closed); else a new one."""
+        connection = self._connection
+        if connection is not None and not connection.closed:
+            if not connection.hung(connection.loop.time()):
+                return connection
+            connection.abort()  # its waiting commands fail now, and are sent again
+        if self._opening is None:
+            # One attempt for every caller that needs the connection meanwhile; shielded,
+            # so one caller's deadline does not cancel it for the others.
+            self._opening = asyncio.ensure_future(self._open())
+            self._opening.add_done_callback(self._opened)
+        return await asyncio.shield(self._opening)
+
+    def _opened(self, task: asyncio.Task[_Connection]) -> None:
+        self._opening = None
+        if not task.cancelled() and task.exception() is None:
+            self._connection = task.result()
+
+    async def _open(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(STORAGE_DEADLINE):
+                if self.path is not None:
+                    _, connection = await loop.create_unix_connection(
+                        lambda: _Connection(loop), self.path
+                    )
+                else:
+                    _, connection = await loop.create_connection(
+                        lambda: _Connection(loop), self.host, self.port, ssl=self.ssl
+                    )
+                try:
+                    if self.password is not None:
+                        user = (self.username,) if self.username else ()
+                        await connection.send(hiredis.pack_command(("AUTH", *user, self.password)))
+                    if self.db:
+                        await connection.send(hiredis.pack_command(("SELECT", self.db)))
+                except BaseException:
+                    connection.abort()
+                    raise
+        except (OSError, TimeoutError) as exc:
+            raise RedisConnectionError(f"cannot connect to Redis: {exc}") from exc
+        return connection
+
+    def close(self) -> None:
+        """Closes the connection; the next command opens another."""
+        if self._connection is not None:
+            self._connection.abort()
+            self._connection = None
