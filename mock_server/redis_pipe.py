@@ -1,14 +1,15 @@
 """One connection to Redis per process, shared by every request, pipelined automatically.
 
 A booking on Redis is two commands (the limiter's scripts, then ``ADD_IF_FREE``). Through
-redis-py's asyncio client each command costs the worker about 56 us of CPU (a connection
-taken from the pool and given back, the command packed, a write, a read awaited), and
-valkey-glide about 34 us; that was most of what a Redis booking cost over a memory one,
-and made two workers on Redis slower than one in memory (``benchmarks/scale_out.py``).
+redis-py's asyncio client each command cost the worker about 40 us of CPU (a connection
+taken from the pool and given back, the command packed, a write, a read awaited;
+``benchmarks/redis_client.py``, 50 concurrent callers; valkey-glide, tried once the same
+way, about 34 us). That was most of what a Redis booking cost over a memory one, and
+made two workers on Redis slower than one in memory (``benchmarks/scale_out.py``).
 
 Here every command given during one turn of the event loop goes out in one write on one
 connection, and the replies, which Redis sends in the same order, are handed back as they
-are read: about 3 us a command (50 concurrent callers, one core). hiredis packs the
+are read: about 3 us a command, the same way. hiredis packs the
 commands and parses the replies; redis-py parses the URL and builds the TLS context.
 
 - A connection that is lost, or that has left its oldest command unanswered for longer

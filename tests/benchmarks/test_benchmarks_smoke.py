@@ -222,3 +222,40 @@ def test_state_growth_measures_fresh_and_filled_servers_in_alternating_rounds(
     assert run.stdout.index("round 2: the filled server") < run.stdout.index(
         "round 2: a fresh server"
     )
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_redis_client_times_redis_py_and_the_pipe_alternately(tmp_path: Path) -> None:
+    out = tmp_path / "redis_client.json"
+    command = [sys.executable, str(SCRIPT.parent / "redis_client.py")]
+    command += ["--commands=400", "--callers=20", "--rounds=2", f"--out={out}"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "median CPU a command: redis-py" in run.stdout
+    runs = json.loads(out.read_text())["runs"]
+    assert set(runs) == {"redis-py", "pipe"}
+    for name, measured in runs.items():
+        assert len(measured) == 2, name
+        assert all(m["cpu_us"] > 0 and m["per_s"] > 0 for m in measured), measured
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None or shutil.which("redis-server") is None,
+    reason="needs wrk and redis-server",
+)
+def test_scale_out_measures_memory_and_redis_workers_with_the_same_mix(tmp_path: Path) -> None:
+    out = tmp_path / "scale_out.json"
+    command = [sys.executable, str(SCRIPT.parent / "scale_out.py")]
+    command += ["--duration=1.5", "--warmup=1", "--connections=10", "--fake-hosts=10"]
+    command += [f"--out={out}"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "redis/memory   requests/s x" in run.stdout
+    document = json.loads(out.read_text())
+    assert list(document["loads"]) == ["memory, 1 worker", "redis, 2 workers"]
+    for name, load in document["loads"].items():
+        assert load["requests"] > 0 and load["errors"] == 0, (name, load)
+        assert load["status"].get("201", 0) > 0 and load["status"].get("429", 0) > 0, name
+    rps = [load["requests_per_s"] for load in document["loads"].values()]
+    assert document["ratios"]["requests_per_s"] == pytest.approx(rps[1] / rps[0], abs=0.01)
+    assert document["met"] == (document["ratios"]["requests_per_s"] >= 1.0)
