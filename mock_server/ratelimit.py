@@ -285,11 +285,11 @@ class RateLimiter:
             key = f"{self._key_prefix}{client}{self._key_suffix}"
             allowed, start, count = self.storage.hit_now(key, self.limit, self.window)
             return self._standing(allowed, start, count)
+        if self._redis is not None:  # the pipe keeps the storage deadline itself
+            key = f"{self._key_prefix}{client}{self._key_suffix}"
+            return self._standing(*await self._redis.hit(key, self.limit, self.window))
         try:
             async with asyncio.timeout(STORAGE_DEADLINE):  # shared storage: no hang
-                if self._redis is not None:
-                    key = f"{self._key_prefix}{client}{self._key_suffix}"
-                    return self._standing(*await self._redis.hit(key, self.limit, self.window))
                 allowed = await self._strategy.hit(self.item, client)
                 return await self._quota(client, allowed)
         except (StorageError, TimeoutError) as exc:

@@ -12,10 +12,12 @@ connection, and the replies, which Redis sends in the same order, are handed bac
 are read: about 3 us a command, the same way. hiredis packs the
 commands and parses the replies; redis-py parses the URL and builds the TLS context.
 
-- A connection that is lost, or that has left its oldest command unanswered for longer
-  than the storage deadline (a Redis stopped or hung), fails the commands waiting on it;
-  each is sent once more on a new one (``RedisPipe.call``). Callers bound their own wait
-  (``within_deadline``).
+- Every command is answered within the storage deadline, or fails with redis-py's
+  ``TimeoutError``: a connection that has left its oldest command unanswered that long
+  (a Redis stopped or hung) is given up, with every command waiting on it. One timer a
+  connection keeps that deadline, not one a command. The next command opens a new one.
+- A connection that is lost fails the commands waiting on it; each is sent once more on
+  a new one (``RedisPipe.call``).
 - An error reply raises redis-py's exception for it (``NoScriptError``, ``ResponseError``).
 - Scripts are run by their SHA and loaded on NOSCRIPT (a Redis restarted or flushed).
 """
@@ -32,6 +34,7 @@ import hiredis
 from redis.asyncio.connection import RedisSSLContext, SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import STORAGE_DEADLINE
 
@@ -64,6 +67,7 @@ class _Connection(asyncio.Protocol):
         self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self.outgoing: list[bytes] = []
         self.closed = False
+        self.watch: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -72,7 +76,10 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             raise RedisConnectionError("the connection to Redis is closed")
         future = self.loop.create_future()
-        self.waiting.append((future, self.loop.time()))
+        now = self.loop.time()
+        self.waiting.append((future, now))
+        if self.watch is None:
+            self.watch = self.loop.call_at(now + STORAGE_DEADLINE, self._check)
         if not self.outgoing:
             self.loop.call_soon(self._flush)
         self.outgoing.append(packed)
@@ -107,9 +114,21 @@ class _Connection(asyncio.Protocol):
             else:
                 future.set_result(reply)
 
-    def hung(self, now: float) -> bool:
-        """Whether its oldest command has gone unanswered past the storage deadline."""
-        return bool(self.waiting) and now - self.waiting[0][1] > STORAGE_DEADLINE
+    def _check(self) -> None:
+        """The storage deadline, one timer a connection: a connection that has left its
+        oldest command unanswered that long is given up, failing every waiting command
+        (Redis stopped, or hung); otherwise the next check is when the oldest is due."""
+        self.watch = None
+        if self.closed or not self.waiting:
+            return
+        due = self.waiting[0][1] + STORAGE_DEADLINE
+        if self.loop.time() < due:
+            self.watch = self.loop.call_at(due, self._check)
+            return
+        self.closed = True
+        error = RedisTimeoutError(f"Redis did not answer within {STORAGE_DEADLINE:g} s")
+        self._fail_waiting(error)
+        self.abort()
 
     def abort(self) -> None:
         if self.transport is not None:
@@ -120,7 +139,14 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.outgoing.clear()
-        error = RedisConnectionError(f"the connection to Redis was lost: {exc or 'closed'}")
+        if self.watch is not None:
+            self.watch.cancel()
+            self.watch = None
+        self._fail_waiting(
+            RedisConnectionError(f"the connection to Redis was lost: {exc or 'closed'}")
+        )
+
+    def _fail_waiting(self, error: Exception) -> None:
         while self.waiting:
             future, _ = self.waiting.popleft()
             if not future.done():
@@ -172,7 +198,7 @@ class RedisPipe:
         """
         packed = hiredis.pack_command(args)
         connection = self._connection
-        if connection is None or connection.closed or connection.hung(connection.loop.time()):
+        if connection is None or connection.closed:
             connection = await self._usable()
         try:
             return await connection.send(packed)
@@ -185,7 +211,7 @@ class RedisPipe:
         A lost connection sends them all once more, as ``call`` does."""
         packed = [hiredis.pack_command(tuple(command)) for command in commands]
         connection = self._connection
-        if connection is None or connection.closed or connection.hung(connection.loop.time()):
+        if connection is None or connection.closed:
             connection = await self._usable()
         try:
             return await _replies([connection.send(p) for p in packed])
@@ -203,12 +229,10 @@ class RedisPipe:
             return await self.call(*command)
 
     async def _usable(self) -> _Connection:
-        """The open connection, unless it hung (then closed); else a new one."""
+        """The open connection, else a new one."""
         connection = self._connection
         if connection is not None and not connection.closed:
-            if not connection.hung(connection.loop.time()):
-                return connection
-            connection.abort()  # its waiting commands fail now, and are sent again
+            return connection
         if self._opening is None:
             # One attempt for every caller that needs the connection meanwhile; shielded,
             # so one caller's deadline does not cancel it for the others.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -178,6 +177,15 @@ async def within_deadline(operation: Callable[[], Awaitable[T]]) -> T:
         raise StorageUnavailable() from exc
 
 
+async def one_command(reply: Awaitable[T]) -> T:
+    """The reply of one command over the pipe, which keeps the storage deadline itself
+    (without a timer of each request's); any Redis error is StorageUnavailable."""
+    try:
+        return await reply
+    except (RedisError, OSError) as exc:
+        raise StorageUnavailable() from exc
+
+
 def booking_to_json(booking: Booking) -> bytes:
     data = {
         "id": booking.id,
@@ -185,7 +193,13 @@ def booking_to_json(booking: Booking) -> bytes:
         "event_slug": booking.event_slug,
         "event_type_id": booking.event_type_id,
         "status": booking.status,
-        "invitee": dataclasses.asdict(booking.invitee),
+        "invitee": {
+            "name": booking.invitee.name,
+            "email": booking.invitee.email,
+            "timezone": booking.invitee.timezone,
+            "phone": booking.invitee.phone,
+            "locale": booking.invitee.locale,
+        },
         "location_type": booking.location_type,
         "location_value": booking.location_value,
         "custom_fields": booking.custom_fields,
@@ -243,7 +257,7 @@ class RedisBookingStore:
             secrets.token_hex(8),  # this attempt; a retry of this call replays it
         ]
         keys = self._keys(booking.host_slug)
-        result = await self._call(lambda: self.pipe.evalsha(_ADD, keys, args))
+        result = await one_command(self.pipe.evalsha(_ADD, keys, args))
         if result == -1:
             raise DuplicateBookingId(booking.id)
         return result == 1
@@ -271,7 +285,7 @@ class RedisBookingStore:
     ) -> list[tuple[datetime, datetime]]:
         keys = self._keys(host_slug)
         low, high = repr(start.timestamp()), repr(end.timestamp())
-        spans = await self._call(lambda: self.pipe.evalsha(_SPANS, [keys[0], keys[4]], [low, high]))
+        spans = await one_command(self.pipe.evalsha(_SPANS, [keys[0], keys[4]], [low, high]))
         out = []
         for span in spans or []:
             first, _, last = (span.decode() if isinstance(span, bytes) else span).partition(":")
@@ -280,7 +294,7 @@ class RedisBookingStore:
         return out
 
     async def count(self) -> int:
-        return int(await self._call(lambda: self.pipe.call("HLEN", self._hosts)))
+        return int(await one_command(self.pipe.call("HLEN", self._hosts)))
 
     async def get(self, booking_id: str) -> Booking | None:
         async def read() -> Booking | None:
@@ -295,8 +309,8 @@ class RedisBookingStore:
         return await self._call(read)
 
     async def delete(self, booking_id: str) -> bool:
-        result = await self._call(
-            lambda: self.pipe.evalsha(
+        result = await one_command(
+            self.pipe.evalsha(
                 _DELETE,
                 [self._hosts, f"{self.prefix}attempts"],
                 [
@@ -325,7 +339,7 @@ class RedisBookingStore:
 
     async def ping(self) -> bool:
         try:
-            return bool(await within_deadline(lambda: self.pipe.call("PING")))
+            return bool(await one_command(self.pipe.call("PING")))
         except StorageUnavailable:
             return False
 

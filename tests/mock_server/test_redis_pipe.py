@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -238,3 +240,36 @@ def test_a_rediss_url_speaks_tls_and_checks_the_certificate_when_asked(server, t
     finally:
         tls.terminate()
         tls.wait(timeout=10)
+
+
+def test_a_redis_that_stops_answering_fails_every_waiting_command_within_the_deadline(server):
+    """SIGSTOP: the connection stays open and nothing comes back. Each command waiting
+    then fails with redis-py's TimeoutError once the oldest has waited the storage
+    deadline, none later; after SIGCONT the next command is answered on a new connection."""
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from mock_server.errors import STORAGE_DEADLINE
+
+    async def run() -> tuple[list[object], float, bytes]:
+        pipe = RedisPipe(server.url)
+        try:
+            await pipe.call("SET", "k", "v")
+            os.kill(server.process.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                first = asyncio.ensure_future(pipe.call("GET", "k"))
+                await asyncio.sleep(0.5)
+                outcomes = await asyncio.gather(
+                    first, pipe.call("GET", "k"), return_exceptions=True
+                )
+                waited = time.monotonic() - started
+            finally:
+                os.kill(server.process.pid, signal.SIGCONT)
+            return outcomes, waited, await pipe.call("GET", "k")
+        finally:
+            pipe.close()
+
+    outcomes, waited, after = asyncio.run(run())
+    assert all(isinstance(o, RedisTimeoutError) for o in outcomes), outcomes
+    assert STORAGE_DEADLINE <= waited < STORAGE_DEADLINE + 0.5
+    assert after == b"v"
