@@ -257,6 +257,8 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
         try:
             yield
         finally:
+            if storage.pipe is not None:
+                storage.pipe.close()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -227,14 +227,19 @@ class RedisWindow:
         acquire = ("EVALSHA", self._acquire.sha, 1, full_key, now, limit, expiry, 1)
         read = ("EVALSHA", self._window.sha, 1, full_key, now - expiry, limit)
         try:
+            # Not sent again once written: Redis may have counted the request already.
             acquired, window = await self.pipe.calls(acquire, read)
             if isinstance(acquired, NoScriptError):
                 await self.pipe.calls(
-                    ("SCRIPT", "LOAD", self._acquire.text), ("SCRIPT", "LOAD", self._window.text)
+                    ("SCRIPT", "LOAD", self._acquire.text),
+                    ("SCRIPT", "LOAD", self._window.text),
+                    retry=True,
                 )
                 acquired, window = await self.pipe.calls(acquire, read)
             elif isinstance(window, NoScriptError):
-                window = await self.pipe.evalsha(self._window, [full_key], [now - expiry, limit])
+                window = await self.pipe.evalsha(
+                    self._window, [full_key], [now - expiry, limit], retry=True
+                )
             for reply in (acquired, window):
                 if isinstance(reply, Exception):
                     raise reply

@@ -15,9 +15,11 @@ commands and parses the replies; redis-py parses the URL and builds the TLS cont
 - Every command is answered within the storage deadline, or fails with redis-py's
   ``TimeoutError``: a connection that has left its oldest command unanswered that long
   (a Redis stopped or hung) is given up, with every command waiting on it. One timer a
-  connection keeps that deadline, not one a command. The next command opens a new one.
-- A connection that is lost fails the commands waiting on it; each is sent once more on
-  a new one (``RedisPipe.call``).
+  connection keeps that deadline, not one a command. The next command opens a new one;
+  connecting, and a command sent again, stay within the first attempt's deadline.
+- A connection that is lost fails the commands waiting on it. Those it never wrote are
+  sent again on a new one; those Redis may have run, only when the caller says they bear
+  running twice (``RedisPipe.call``).
 - An error reply raises redis-py's exception for it (``NoScriptError``, ``ResponseError``).
 - Scripts are run by their SHA and loaded on NOSCRIPT (a Redis restarted or flushed).
 """
@@ -27,8 +29,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import hiredis
 from redis.asyncio.connection import RedisSSLContext, SSLConnection, parse_url
@@ -39,6 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .errors import STORAGE_DEADLINE
 
 Arg = bytes | str | int | float
+T = TypeVar("T")
 
 
 class Script:
@@ -47,6 +50,11 @@ class Script:
     def __init__(self, text: str | bytes) -> None:
         self.text = text.encode() if isinstance(text, str) else text
         self.sha = hashlib.sha1(self.text).hexdigest()
+
+
+class NotSent(RedisConnectionError):
+    """The connection was gone before the command was written: Redis never saw it, and it
+    is always safe to send again."""
 
 
 def error_for(reply: hiredis.ReplyError) -> ResponseError:
@@ -74,7 +82,7 @@ class _Connection(asyncio.Protocol):
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         if self.closed:
-            raise RedisConnectionError("the connection to Redis is closed")
+            raise NotSent("the connection to Redis is closed")
         future = self.loop.create_future()
         now = self.loop.time()
         self.waiting.append((future, now))
@@ -131,6 +139,7 @@ class _Connection(asyncio.Protocol):
         self.abort()
 
     def abort(self) -> None:
+        self.closed = True  # nothing more is written to it
         if self.transport is not None:
             self.transport.abort()  # connection_lost follows, and fails the waiting
         else:
@@ -138,16 +147,19 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.outgoing.clear()
         if self.watch is not None:
             self.watch.cancel()
             self.watch = None
-        self._fail_waiting(
-            RedisConnectionError(f"the connection to Redis was lost: {exc or 'closed'}")
-        )
+        # The last commands waiting are those never written (one write a loop turn).
+        unsent = len(self.outgoing)
+        self.outgoing.clear()
+        reason = f"the connection to Redis was lost: {exc or 'closed'}"
+        self._fail_waiting(RedisConnectionError(reason), keep=unsent)
+        self._fail_waiting(NotSent(reason))
 
-    def _fail_waiting(self, error: Exception) -> None:
-        while self.waiting:
+    def _fail_waiting(self, error: Exception, keep: int = 0) -> None:
+        """Fails the waiting commands, oldest first, all but the newest ``keep``."""
+        while len(self.waiting) > keep:
             future, _ = self.waiting.popleft()
             if not future.done():
                 future.set_exception(error)
@@ -155,16 +167,24 @@ class _Connection(asyncio.Protocol):
 
 
 async def _replies(futures: list[asyncio.Future[Any]]) -> list[Any]:
-    """Each future's result or error reply; a lost connection is raised."""
+    """Each future's result or error reply. A lost connection is raised: ``NotSent`` when
+    none of the lost commands had been written. A caller that stops waiting (cancelled, a
+    timeout) cancels the rest, whose replies are then skipped in their turn."""
     out: list[Any] = []
     lost: RedisConnectionError | None = None
-    for future in futures:
-        try:
-            out.append(await future)
-        except RedisConnectionError as exc:
-            lost = exc
-        except ResponseError as exc:
-            out.append(exc)
+    try:
+        for future in futures:
+            try:
+                out.append(await future)
+            except RedisConnectionError as exc:
+                if lost is None or isinstance(lost, NotSent):
+                    lost = exc
+            except ResponseError as exc:
+                out.append(exc)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
     if lost is not None:
         raise lost
     return out
@@ -184,49 +204,94 @@ class RedisPipe:
         self.password: str | None = params.get("password")
         self.ssl: Any = None
         if params.get("connection_class") is SSLConnection:
-            options = {k[4:]: v for k, v in params.items() if k.startswith("ssl_")}
+            # redis-py's defaults for rediss://: the certificate and host name checked.
+            options = {"cert_reqs": "required", "check_hostname": True}
+            options.update((k[4:], v) for k, v in params.items() if k.startswith("ssl_"))
             self.ssl = RedisSSLContext(**options).get()
         self._connection: _Connection | None = None
         self._opening: asyncio.Task[_Connection] | None = None
 
-    async def call(self, *args: Arg) -> Any:
-        """One command's reply; a connection error is ``redis.exceptions.ConnectionError``.
+    async def call(self, *args: Arg, retry: bool = False) -> Any:
+        """One command's reply, within the storage deadline (redis-py's ``TimeoutError``,
+        or the builtin one while connecting); a connection error is redis-py's
+        ``ConnectionError``.
 
-        A command whose connection is lost before its reply came is sent once more, on a
-        new connection: Redis may have run it, so what is sent must bear running twice
-        (``ADD_IF_FREE`` names its attempt for this), as with redis-py's retry before.
+        A command the connection was lost before writing is sent again on a new one. One
+        it had written, which Redis may have run, is sent again only with ``retry``: for
+        commands that bear running twice (reads, and ``ADD_IF_FREE``, which names its
+        attempt), as redis-py's retry did for all.
         """
         packed = hiredis.pack_command(args)
         connection = self._connection
-        if connection is None or connection.closed:
-            connection = await self._usable()
-        try:
-            return await connection.send(packed)
-        except RedisConnectionError:
-            return await (await self._usable()).send(packed)
+        written = False
+        if connection is not None and not connection.closed:
+            started = connection.loop.time()
+            try:
+                return await connection.send(packed)  # the connection's timer bounds it
+            except NotSent:
+                pass
+            except RedisConnectionError:
+                if not retry:
+                    raise
+                written = True
+        else:
+            started = asyncio.get_running_loop().time()
+        return await self._again(lambda c: c.send(packed), started, retry, written)
 
-    async def calls(self, *commands: Sequence[Arg]) -> list[Any]:
-        """Several commands sent together, in order (Redis runs them back to back): each
-        one's reply, or the error it met (``ResponseError``, ``NoScriptError``), in a list.
-        A lost connection sends them all once more, as ``call`` does."""
+    async def calls(self, *commands: Sequence[Arg], retry: bool = False) -> list[Any]:
+        """Several commands written together, in order (Redis runs them back to back):
+        each one's reply, or the error reply it met (``ResponseError``,
+        ``NoScriptError``), in a list. Lost, they are sent again as ``call`` sends one."""
         packed = [hiredis.pack_command(tuple(command)) for command in commands]
         connection = self._connection
-        if connection is None or connection.closed:
-            connection = await self._usable()
-        try:
-            return await _replies([connection.send(p) for p in packed])
-        except RedisConnectionError:
-            connection = await self._usable()
-            return await _replies([connection.send(p) for p in packed])
+        written = False
+        if connection is not None and not connection.closed:
+            started = connection.loop.time()
+            try:
+                return await _replies([connection.send(p) for p in packed])
+            except NotSent:
+                pass
+            except RedisConnectionError:
+                if not retry:
+                    raise
+                written = True
+        else:
+            started = asyncio.get_running_loop().time()
+        return await self._again(
+            lambda c: _replies([c.send(p) for p in packed]), started, retry, written
+        )
 
-    async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+    async def _again(
+        self,
+        send: Callable[[_Connection], Awaitable[T]],
+        started: float,
+        retry: bool,
+        written: bool,
+    ) -> T:
+        """``send`` on a connection opened for it, or again after a lost one: all of it
+        within the deadline of the first attempt, begun at ``started``; what was written
+        once is sent once more only with ``retry``."""
+        async with asyncio.timeout_at(started + STORAGE_DEADLINE):
+            while True:
+                try:
+                    return await send(await self._usable())
+                except NotSent:
+                    continue
+                except RedisConnectionError:
+                    if not retry or written:
+                        raise
+                    written = True
+
+    async def evalsha(
+        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg], *, retry: bool = False
+    ) -> Any:
         """The script's reply, loading it first when Redis does not have it."""
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         try:
-            return await self.call(*command)
+            return await self.call(*command, retry=retry)
         except NoScriptError:
-            await self.call("SCRIPT", "LOAD", script.text)
-            return await self.call(*command)
+            await self.call("SCRIPT", "LOAD", script.text, retry=True)
+            return await self.call(*command, retry=retry)
 
     async def _usable(self) -> _Connection:
         """The open connection, else a new one."""

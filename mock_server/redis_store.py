@@ -257,7 +257,7 @@ class RedisBookingStore:
             secrets.token_hex(8),  # this attempt; a retry of this call replays it
         ]
         keys = self._keys(booking.host_slug)
-        result = await one_command(self.pipe.evalsha(_ADD, keys, args))
+        result = await one_command(self.pipe.evalsha(_ADD, keys, args, retry=True))
         if result == -1:
             raise DuplicateBookingId(booking.id)
         return result == 1
@@ -270,11 +270,12 @@ class RedisBookingStore:
             if host_slug is not None:
                 hosts = [host_slug]
             else:
-                found = set((await self.pipe.call("HVALS", self._hosts)) or [])
+                found = set((await self.pipe.call("HVALS", self._hosts, retry=True)) or [])
                 hosts = [host.decode() for host in found]
             # One pipelined read of every host's bookings.
+            reads = [f"{self.prefix}bookings:{host}" for host in hosts]
             answers = await asyncio.gather(
-                *(self.pipe.call("HVALS", f"{self.prefix}bookings:{host}") for host in hosts)
+                *(self.pipe.call("HVALS", key, retry=True) for key in reads)
             )
             return [booking_from_json(text) for texts in answers for text in texts or []]
 
@@ -285,7 +286,9 @@ class RedisBookingStore:
     ) -> list[tuple[datetime, datetime]]:
         keys = self._keys(host_slug)
         low, high = repr(start.timestamp()), repr(end.timestamp())
-        spans = await one_command(self.pipe.evalsha(_SPANS, [keys[0], keys[4]], [low, high]))
+        spans = await one_command(
+            self.pipe.evalsha(_SPANS, [keys[0], keys[4]], [low, high], retry=True)
+        )
         out = []
         for span in spans or []:
             first, _, last = (span.decode() if isinstance(span, bytes) else span).partition(":")
@@ -294,15 +297,15 @@ class RedisBookingStore:
         return out
 
     async def count(self) -> int:
-        return int(await one_command(self.pipe.call("HLEN", self._hosts)))
+        return int(await one_command(self.pipe.call("HLEN", self._hosts, retry=True)))
 
     async def get(self, booking_id: str) -> Booking | None:
         async def read() -> Booking | None:
-            host = await self.pipe.call("HGET", self._hosts, booking_id)
+            host = await self.pipe.call("HGET", self._hosts, booking_id, retry=True)
             if host is None:
                 return None
             text = await self.pipe.call(
-                "HGET", f"{self.prefix}bookings:{host.decode()}", booking_id
+                "HGET", f"{self.prefix}bookings:{host.decode()}", booking_id, retry=True
             )
             return booking_from_json(text) if text else None
 
@@ -328,10 +331,10 @@ class RedisBookingStore:
             cursor = b"0"
             while True:
                 cursor, keys = await self.pipe.call(
-                    "SCAN", cursor, "MATCH", f"{self.prefix}*", "COUNT", 1000
+                    "SCAN", cursor, "MATCH", f"{self.prefix}*", "COUNT", 1000, retry=True
                 )
                 if keys:
-                    await self.pipe.call("DEL", *keys)
+                    await self.pipe.call("DEL", *keys, retry=True)
                 if cursor == b"0":
                     return
 
@@ -339,7 +342,7 @@ class RedisBookingStore:
 
     async def ping(self) -> bool:
         try:
-            return bool(await one_command(self.pipe.call("PING")))
+            return bool(await one_command(self.pipe.call("PING", retry=True)))
         except StorageUnavailable:
             return False
 

@@ -6,8 +6,10 @@ connections (a load generator opening 50, a browser opening six) goes to whichev
 woke first: in ``benchmarks/scale_out.py`` one of two workers ran at 99% of a core and the
 other at 0%, half the runs. Here each worker listens on a socket of its own, bound to the
 same address with ``SO_REUSEPORT``, and the kernel spreads new connections over them by
-their addresses. Everything else is uvicorn's supervisor: signals, health checks, a dead
-worker replaced (on the same socket, so the connections queued on it are served).
+their addresses. Everything else is uvicorn's supervisor: SIGINT, SIGTERM, SIGHUP (every
+worker replaced in turn), health checks, a dead worker replaced (on the same socket, so the
+connections queued on it are served). SIGTTIN and SIGTTOU, which add and remove a worker
+in uvicorn, are ignored with a warning: the sockets are made for ``--workers`` at start.
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ class SpreadWorkers(Multiprocess):
         if len(sockets) != config.workers:
             raise ValueError(f"{config.workers} workers need as many sockets, not {len(sockets)}")
         super().__init__(config, sockets)
+        self.failed = False  # a worker failed before serving, and so stopped the rest
+
+    def handle_ttin(self) -> None:
+        logger.warning("SIGTTIN ignored: the number of workers is --workers, set at start")
+
+    def handle_ttou(self) -> None:
+        logger.warning("SIGTTOU ignored: the number of workers is --workers, set at start")
 
     def _start(self, index: int) -> Process:
         process = Process(self.config, [self.sockets[index]])
@@ -111,6 +120,7 @@ class SpreadWorkers(Multiprocess):
             if process.exitcode == STARTUP_FAILURE:
                 # It failed before serving: a new one would fail the same way.
                 logger.error(f"Child process [{process.pid}] failed to start, stopping.")
+                self.failed = True
                 self.should_exit.set()
                 return
             if self.should_exit.is_set():
@@ -134,8 +144,11 @@ def run_workers(config: Config) -> None:
     host, port = sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     logger.info(f"Uvicorn running on http://{shown}:{port} (Press CTRL+C to quit)")
+    supervisor = SpreadWorkers(config, sockets)
     try:
-        SpreadWorkers(config, sockets).run()
+        supervisor.run()
     finally:
         for sock in sockets:
             sock.close()
+    if supervisor.failed:
+        sys.exit(STARTUP_FAILURE)

@@ -538,3 +538,24 @@ def test_a_dead_worker_is_replaced_on_its_socket(redis_server):
                 assert response.status_code == 200
         replaced = _workers(served.process.pid, port)
         assert len(replaced) == 2 and workers[0] not in replaced, (workers, replaced)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc (Linux)")
+def test_sigttin_and_sigttou_leave_the_workers_as_they_are(redis_server):
+    """uvicorn adds or removes a worker on SIGTTIN or SIGTTOU; with a socket per worker
+    that would leave a socket nobody accepts on, so both are ignored."""
+    port = free_port()
+    args = [*PINNED, "--storage", redis_server.url, "--workers", "2"]
+    with start_process(args, port) as served:
+        before = _workers(served.process.pid, port)
+        for sig in (signal.SIGTTIN, signal.SIGTTOU):
+            os.kill(served.process.pid, sig)
+        time.sleep(1.5)  # the supervisor reads its signals every half second
+        assert sorted(_workers(served.process.pid, port)) == sorted(before)
+        with httpx.Client(timeout=10) as client:
+            for _ in range(10):
+                headers = {"Connection": "close"}
+                assert (
+                    client.get(f"{served.url}/__admin/health", headers=headers).status_code == 200
+                )
+        assert "SIGTTIN ignored" in served.output() and "SIGTTOU ignored" in served.output()

@@ -665,3 +665,29 @@ def test_a_hung_redis_is_a_503_within_the_storage_deadline(durable_redis: Durabl
         storage.pipe.close()
 
     asyncio.run(scenario())
+
+
+def test_a_rate_limit_hit_whose_reply_was_lost_is_counted_once(durable_redis: DurableRedis) -> None:
+    """The limiter's scripts are written, Redis counts the request, and the connection
+    drops before the reply: the request is a 503, and is not sent again (it would count
+    twice: one request using two of the client's 15)."""
+
+    async def scenario() -> int:
+        direct = open_storage(durable_redis.url)
+        limiter = RateLimiter("15/minute", direct.rate_limits, direct.pipe)
+        await limiter.hit("10.0.0.1")  # loads the scripts, so the proxied hit runs them
+        dropper = ReplyDropper(durable_redis.port)
+        async with dropper as proxied_url:
+            proxied = open_storage(proxied_url)
+            through = RateLimiter("15/minute", proxied.rate_limits, proxied.pipe)
+            with pytest.raises(StorageUnavailable):
+                await through.hit("10.0.0.2")
+            assert dropper.dropped
+            assert proxied.pipe is not None
+            proxied.pipe.close()
+        remaining = (await limiter.peek("10.0.0.2")).remaining
+        assert direct.pipe is not None
+        direct.pipe.close()
+        return remaining
+
+    assert asyncio.run(scenario()) == 14

@@ -194,8 +194,9 @@ def test_a_rediss_url_speaks_tls_and_checks_the_certificate_when_asked(server, t
     """``rediss://``: TLS, with redis-py's ``ssl_*`` URL options (here the CA to trust)."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
     subprocess.run(
-        [*request, "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"],
+        [*request, "-keyout", str(key), "-out", str(cert), *subject],
         check=True,
         capture_output=True,
     )
@@ -235,8 +236,9 @@ def test_a_rediss_url_speaks_tls_and_checks_the_certificate_when_asked(server, t
                     pytest.skip("this redis-server has no TLS")
                 assert time.monotonic() < deadline, "redis-server did not start on TLS"
                 time.sleep(0.1)
+        # The defaults, as redis-py's: the certificate is checked, against the system's CAs.
         with pytest.raises(RedisConnectionError, match="certificate"):
-            asyncio.run(ping(f"rediss://127.0.0.1:{port}/0?ssl_cert_reqs=required"))
+            asyncio.run(ping(f"rediss://127.0.0.1:{port}/0"))
     finally:
         tls.terminate()
         tls.wait(timeout=10)
