@@ -222,9 +222,9 @@ class RedisPipe:
         attempt), as redis-py's retry did for all.
         """
         packed = hiredis.pack_command(args)
-        connection = self._connection
+        connection = self._usable_now()
         written = False
-        if connection is not None and not connection.closed:
+        if connection is not None:
             started = connection.loop.time()
             try:
                 return await connection.send(packed)  # the connection's timer bounds it
@@ -243,9 +243,9 @@ class RedisPipe:
         each one's reply, or the error reply it met (``ResponseError``,
         ``NoScriptError``), in a list. Lost, they are sent again as ``call`` sends one."""
         packed = [hiredis.pack_command(tuple(command)) for command in commands]
-        connection = self._connection
+        connection = self._usable_now()
         written = False
-        if connection is not None and not connection.closed:
+        if connection is not None:
             started = connection.loop.time()
             try:
                 return await _replies([connection.send(p) for p in packed])
@@ -293,10 +293,22 @@ class RedisPipe:
             await self.call("SCRIPT", "LOAD", script.text, retry=True)
             return await self.call(*command, retry=retry)
 
+    def _usable_now(self) -> _Connection | None:
+        """The open connection, if there is one on the running loop. A connection of
+        another loop (an app driven by several loops in turn, as a test client may) is
+        left to that loop, and this one opens its own."""
+        connection = self._connection
+        if connection is None or connection.closed:
+            return None
+        if connection.loop is not asyncio.get_running_loop():
+            self._connection = self._opening = None
+            return None
+        return connection
+
     async def _usable(self) -> _Connection:
         """The open connection, else a new one."""
-        connection = self._connection
-        if connection is not None and not connection.closed:
+        connection = self._usable_now()
+        if connection is not None:
             return connection
         if self._opening is None:
             # One attempt for every caller that needs the connection meanwhile; shielded,
@@ -336,7 +348,8 @@ class RedisPipe:
         return connection
 
     def close(self) -> None:
-        """Closes the connection; the next command opens another."""
-        if self._connection is not None:
-            self._connection.abort()
-            self._connection = None
+        """Closes the connection; the next command opens another. A connection whose
+        loop is already closed went with it."""
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.loop.is_closed():
+            connection.abort()

@@ -275,3 +275,15 @@ def test_a_redis_that_stops_answering_fails_every_waiting_command_within_the_dea
     assert all(isinstance(o, RedisTimeoutError) for o in outcomes), outcomes
     assert STORAGE_DEADLINE <= waited < STORAGE_DEADLINE + 0.5
     assert after == b"v"
+
+
+def test_one_pipe_serves_one_event_loop_after_another(server):
+    """An app driven by several loops in turn (a test client may start one per request):
+    each loop gets a connection of its own, not a future of a loop that is gone."""
+    pipe = RedisPipe(server.url)
+    try:
+        assert asyncio.run(pipe.call("SET", "k", "first")) == b"OK"
+        assert asyncio.run(pipe.call("GET", "k")) == b"first"
+        assert asyncio.run(pipe.calls(("GET", "k"), ("PING",))) == [b"first", b"PONG"]
+    finally:
+        pipe.close()
