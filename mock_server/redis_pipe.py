@@ -222,33 +222,24 @@ class RedisPipe:
         attempt), as redis-py's retry did for all.
         """
         packed = hiredis.pack_command(args)
-        connection = self._usable_now()
-        written = False
-        if connection is not None:
-            started = connection.loop.time()
-            try:
-                return await connection.send(packed)  # the connection's timer bounds it
-            except NotSent:
-                pass
-            except RedisConnectionError:
-                if not retry:
-                    raise
-                written = True
-        else:
-            started = asyncio.get_running_loop().time()
-        return await self._again(lambda c: c.send(packed), started, retry, written)
+        return await self._send(lambda c: c.send(packed), retry)
 
     async def calls(self, *commands: Sequence[Arg], retry: bool = False) -> list[Any]:
         """Several commands written together, in order (Redis runs them back to back):
         each one's reply, or the error reply it met (``ResponseError``,
         ``NoScriptError``), in a list. Lost, they are sent again as ``call`` sends one."""
         packed = [hiredis.pack_command(tuple(command)) for command in commands]
+        return await self._send(lambda c: _replies([c.send(p) for p in packed]), retry)
+
+    async def _send(self, send: Callable[[_Connection], Awaitable[T]], retry: bool) -> T:
+        """``send`` on the open connection, whose timer bounds it; on a new one when
+        there is none, or when it was lost (``_again``)."""
         connection = self._usable_now()
         written = False
         if connection is not None:
             started = connection.loop.time()
             try:
-                return await _replies([connection.send(p) for p in packed])
+                return await send(connection)
             except NotSent:
                 pass
             except RedisConnectionError:
@@ -257,9 +248,7 @@ class RedisPipe:
                 written = True
         else:
             started = asyncio.get_running_loop().time()
-        return await self._again(
-            lambda c: _replies([c.send(p) for p in packed]), started, retry, written
-        )
+        return await self._again(send, started, retry, written)
 
     async def _again(
         self,
