@@ -3,13 +3,17 @@
 `BrokenStore` implements mock_server's `BookingStore` protocol over a list, slowly and
 plainly, and breaks it in the one way its ``fault`` names (one of `STORE_FAULTS`). The
 races are real: the check and the insert are apart by ``pause`` seconds, a database's
-round trip, during which the event loop serves other requests.
+round trip, during which the event loop serves other requests. The pause ends early once a
+rival (a request for an overlapping span of the same host, which the fault lets through)
+has made its own check: both then insert, so a burst races on a loaded machine too,
+however far apart its requests arrive within ``pause``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from mock_server.domain import Booking
@@ -29,6 +33,14 @@ STORE_FAULTS = {
 }
 
 
+@dataclass
+class _Check:
+    """A request that found its span free and is in its round trip before inserting."""
+
+    booking: Booking
+    rival_seen: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class BrokenStore:
     """The BookingStore interface over a list, with one fault in its overlap rule or lock."""
 
@@ -39,6 +51,7 @@ class BrokenStore:
         self.pause = pause
         self.bookings: list[Booking] = []
         self.locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.checks: list[_Check] = []
 
     def _overlap(self, b: Booking, start: datetime, end: datetime) -> bool:
         if self.fault == "touching spans overlap":
@@ -71,12 +84,37 @@ class BrokenStore:
         if self.fault == "atomic per event type only":
             async with self.locks[(booking.host_slug, booking.event_slug)]:
                 clash = self._clashes(booking)
-                await asyncio.sleep(self.pause)
+                await self._round_trip(booking, clash)
                 return self._insert(booking, clash)
         clash = self._clashes(booking)
         if self.fault == "not atomic":
-            await asyncio.sleep(self.pause)
+            await self._round_trip(booking, clash)
         return self._insert(booking, clash)
+
+    def _rivals(self, one: Booking, other: Booking) -> bool:
+        """Whether the fault lets both through: same host, overlapping spans (and, for the
+        per-event-type lock, another event type, since one event type is serialised)."""
+        if one.host_slug != other.host_slug or not one.overlaps(other.busy_start, other.busy_end):
+            return False
+        return self.fault != "atomic per event type only" or one.event_slug != other.event_slug
+
+    async def _round_trip(self, booking: Booking, clash: bool) -> None:
+        """Up to ``pause`` between the check and the insert, cut short by a rival's check."""
+        if clash:
+            return
+        mine = _Check(booking)
+        for other in self.checks:
+            if self._rivals(booking, other.booking):
+                other.rival_seen.set()
+                mine.rival_seen.set()
+        self.checks.append(mine)
+        try:
+            async with asyncio.timeout(self.pause):
+                await mine.rival_seen.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self.checks.remove(mine)
 
     def _insert(self, booking: Booking, clash: bool) -> bool:
         if clash:
