@@ -20,7 +20,6 @@ from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
-from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 
@@ -38,15 +37,15 @@ from .http.admin_guard import AdminGuard
 from .http.arming import ArmedResponses
 from .http.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from .http.book import BookOperation, BookSpec, path_pattern
+from .http.connection import Connection
 from .http.cors import SplitCORS
 from .http.dashboard import Dashboard
 from .http.exchange import Exchange
-from .http.faults import FAULT_KINDS, ExposeTransport, RandomFaults
+from .http.faults import FAULT_KINDS, RandomFaults
 from .http.forwarded import ForwardedFor
 from .http.header_limit import DEFAULT_MAX_HEADER_BYTES
 from .http.journal import DEFAULT_SIZE, Journal
 from .http.latency import Latency
-from .http.one_write import OneWrite
 from .http.prefer import ForcedResponses
 from .http.validation import VALIDATOR_MAP
 from .ratelimit import RateLimiter
@@ -197,9 +196,7 @@ def create_app(settings: Settings | None = None) -> AsyncApp:
     )
 
     middlewares: list[Any] = [
-        OneWrite,
-        ExposeTransport,
-        partial(ServerErrorMiddleware, handler=responses.connexion_handler),
+        Connection,
         partial(ForwardedFor, trusted_hosts=settings.forwarded_allow_ips),
         partial(
             SplitCORS,

@@ -13,8 +13,9 @@ toward the rate limit. The kinds, and what a client sees:
 - ``timeout``: no answer until the client gives up, or ``duration`` has passed
   (then the connection closes, as empty-response).
 
-Faults below HTTP need the connection itself: ``ExposeTransport``, outermost, finds
-the transport behind uvicorn's ``send`` and puts it in the scope. Under a server that
+Faults below HTTP need the connection itself: the outermost layer
+(mock_server.http.connection) finds the transport behind uvicorn's ``send`` and puts it in
+the scope. Under a server that
 exposes none (an in-process test client), the book operation refuses every kind but
 slow-body with a 400 that says so, before anything is sent.
 """
@@ -28,7 +29,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .latency import parse_latency
 
@@ -110,29 +111,6 @@ class RandomFaults:
         if self.rng.random() >= self.rate:
             return None
         return self.rng.choice(self.faults)
-
-
-class ExposeTransport:
-    """Outermost: makes the connection's transport reachable for the faults below HTTP."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._kinds: dict[type, bool] = {}  # transport class -> whether it can do faults
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            # uvicorn's send is a bound method of its request cycle, which holds the transport.
-            # asyncio's or uvloop's: the latter is no asyncio.Transport subclass.
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
-            usable = self._kinds.get(type(transport))
-            if usable is None:
-                usable = all(
-                    hasattr(transport, name) for name in ("abort", "close", "write", "is_closing")
-                )
-                self._kinds[type(transport)] = usable
-            if usable:
-                scope[TRANSPORT_KEY] = transport
-        await self.app(scope, receive, send)
 
 
 async def _until_disconnect(receive: Receive, seconds: float) -> bool:

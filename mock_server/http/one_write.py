@@ -6,8 +6,8 @@ calls for an answer of a few hundred bytes. On this kind of machine (a virtual o
 a loopback write costs 30 to 35 us) the two writes were a quarter of a booking's time
 (benchmarks/throughput.py; timed around uvicorn's ``send``).
 
-``OneWrite`` hands uvicorn's request cycle a transport that holds the cycle's first
-write back until its next one, and sends both together. Whatever comes first of the
+mock_server.http.connection hands uvicorn's request cycle a HeldTransport, which holds the
+cycle's first write back until its next one, and sends both together. Whatever comes first of the
 next write, ``close()``, or the event loop's next turn sends what is held, so a head
 never waits on anything: a streamed answer (the dashboard's event stream, a slow-body
 fault) has its head on the wire as soon as the app yields, as before. Everything else
@@ -19,10 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-_CYCLES = ("RequestResponseCycle",)  # uvicorn's, in its httptools and h11 protocols
 
 
 class HeldTransport:
@@ -60,19 +56,3 @@ class HeldTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
-
-
-class OneWrite:
-    """Outermost: gives uvicorn's request cycle a HeldTransport for the response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            cycle = getattr(send, "__self__", None)
-            if type(cycle).__name__ in _CYCLES:
-                transport = getattr(cycle, "transport", None)
-                if transport is not None and not isinstance(transport, HeldTransport):
-                    cycle.transport = HeldTransport(transport)
-        await self.app(scope, receive, send)

@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from mock_server.app import Settings, create_app
-from mock_server.http.faults import TRANSPORT_KEY, ExposeTransport
-from mock_server.http.one_write import HeldTransport, OneWrite
+from mock_server.http.connection import Connection
+from mock_server.http.faults import TRANSPORT_KEY
+from mock_server.http.one_write import HeldTransport
 from tests.conftest import PINNED
 from tests.servers import serve_app
 
@@ -60,7 +61,7 @@ def whole(read: bytes) -> bool:
 @pytest.mark.parametrize("http", ["httptools", "h11"])
 def test_uvicorns_request_cycle_writes_through_a_held_transport(http):
     """Under both of uvicorn's HTTP protocols the response's writes go through HeldTransport
-    (seen where ExposeTransport hands the transport to the faults): were uvicorn to change
+    (seen where Connection hands the transport to the faults): were uvicorn to change
     its request cycle, this fails rather than the saving silently going away."""
     seen = []
 
@@ -75,7 +76,7 @@ def test_uvicorns_request_cycle_writes_through_a_held_transport(http):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    with serve_app(OneWrite(ExposeTransport(probe)), http=http) as base:
+    with serve_app(Connection(probe), http=http) as base:
         assert [httpx.get(base).text for _ in range(3)] == ["ok"] * 3
     assert seen == [HeldTransport] * 3
 
