@@ -89,7 +89,13 @@ class SweptMemoryStorage(MemoryStorage):
         (accepted, start of the window, entries in it)."""
         now = time.time()
         self._schedule_sweep(now)
-        window = self._window(key)
+        packed = self._windows.get(key)
+        if not packed and limit > 0:  # nothing kept of this client: most of a crowd
+            self._windows[key] = array("d", (now,)).tobytes()
+            self._deadline.pop(key, None)
+            self._deadline[key] = now + expiry
+            return True, now, 1
+        window = array("d", packed)
         accepted = len(window) < limit or window[-limit] < now - expiry
         if accepted:
             self._accept(key, window, now, 1, limit, expiry)
@@ -259,9 +265,14 @@ class RateLimiter:
         """``pipe``: the process's connection to the Redis of ``storage``; without one, a
         Redis storage is used limits' own way (two round trips through redis-py)."""
         self.item: RateLimitItem = parse(spec)
+        # Read on every request: plain attributes, not limits' get_expiry() each time.
+        self.limit: int = self.item.amount
+        self.window: int = self.item.get_expiry()
         self.storage: Storage = storage if storage is not None else SweptMemoryStorage()
         self._strategy = MovingWindowRateLimiter(self.storage)
+        self._memory = self.storage if isinstance(self.storage, SweptMemoryStorage) else None
         self.policy = f'"{POLICY_NAME}";q={self.item.amount};w={self.item.get_expiry()}'
+        self._policy_bytes = self.policy.encode()
         self._recent: OrderedDict[str, float] = OrderedDict()
         # limits' key for a client, as a prefix and a suffix around it (key_for's format).
         self._key_prefix, self._key_suffix = self.item.key_for("\0").split("\0")
@@ -271,25 +282,16 @@ class RateLimiter:
             else None
         )
 
-    @property
-    def limit(self) -> int:
-        return self.item.amount
-
-    @property
-    def window(self) -> int:
-        return self.item.get_expiry()
-
     async def hit(self, client: str) -> Quota:
         """Count one request of client, unless it is over the limit."""
         self._recent[client] = time.time()
         self._recent.move_to_end(client, last=False)
         if len(self._recent) > RECENT_CLIENTS:
             self._recent.popitem()
-        if isinstance(self.storage, SweptMemoryStorage):
+        if self._memory is not None:
             # Memory: the verdict and the window in one call, with nothing to await.
             key = f"{self._key_prefix}{client}{self._key_suffix}"
-            allowed, start, count = self.storage.hit_now(key, self.limit, self.window)
-            return self._standing(allowed, start, count)
+            return self._standing(*self._memory.hit_now(key, self.limit, self.window))
         if self._redis is not None:  # the pipe keeps the storage deadline itself
             key = f"{self._key_prefix}{client}{self._key_suffix}"
             return self._standing(*await self._redis.hit(key, self.limit, self.window))
@@ -313,15 +315,15 @@ class RateLimiter:
         return self._standing(allowed, stats.reset_time - self.window, self.limit - stats.remaining)
 
     def _standing(self, allowed: bool, window_start: float, count: int) -> Quota:
-        remaining = max(0, self.limit - count)
+        limit, window = self.limit, self.window
+        if count <= 0:
+            return Quota(allowed, limit, window, limit, 0)  # nothing in the window: no wait
         # The moving window frees the oldest entry strictly after it is `window`
         # seconds old; the margin keeps a retry at exactly Retry-After from
         # landing a hair too early.
-        seconds = window_start + self.window - time.time() + 0.001
-        reset_after = min(self.window, max(1, math.ceil(seconds)))
-        if remaining == self.limit:
-            reset_after = 0  # nothing in the window: nothing to wait for
-        return Quota(allowed, self.limit, self.window, remaining, reset_after)
+        seconds = window_start + window - time.time() + 0.001
+        reset_after = min(window, max(1, math.ceil(seconds)))
+        return Quota(allowed, limit, window, max(0, limit - count), reset_after)
 
     def recent_clients(self) -> list[tuple[str, float]]:
         """The last clients this process counted, with when (epoch seconds), newest first."""
@@ -337,7 +339,7 @@ class RateLimiter:
 
     def headers(self, quota: Quota) -> list[tuple[bytes, bytes]]:
         fields = [
-            (b"ratelimit-policy", self.policy.encode()),
+            (b"ratelimit-policy", self._policy_bytes),
             (
                 b"ratelimit",
                 f'"{POLICY_NAME}";r={quota.remaining};t={quota.reset_after}'.encode(),

@@ -254,7 +254,8 @@ class BookingService:
             invitee=request.invitee,
             location_type=kind,
             location_value=location,
-            created_at=now.replace(microsecond=0),
+            # Not now.replace(microsecond=0): its keyword costs twice the subtraction.
+            created_at=now - timedelta(0, 0, now.microsecond) if now.microsecond else now,
             custom_fields=custom_fields,
             notes=request.notes,
             source=request.source,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
+# A booking's two instants are parsed by the spec's format check and again as the
+# request is read; a datetime is immutable, so the second parse is a lookup.
+@lru_cache(maxsize=256)
 def parse_instant(value: str) -> datetime:
     """Parse an RFC 3339 date-time with an offset (the spec's format checks its shape).
 

@@ -14,11 +14,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 from .dataset import EventType, Host
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
+_ZERO = timedelta(0)
+_DAY = timedelta(days=1)
+
+
+# An event type's minutes and days, as timedeltas: a booking reads six of them, and
+# timedelta(minutes=n) parses its keyword arguments each time (half a microsecond).
+@lru_cache(maxsize=1024)
+def minutes(count: int) -> timedelta:
+    return timedelta(minutes=count)
+
+
+@lru_cache(maxsize=1024)
+def days(count: int) -> timedelta:
+    return timedelta(days=count)
 
 
 def shift(instant: datetime, delta: timedelta) -> datetime:
@@ -26,12 +41,12 @@ def shift(instant: datetime, delta: timedelta) -> datetime:
     try:
         return instant + delta
     except OverflowError:
-        return LATEST if delta > timedelta(0) else EARLIEST
+        return LATEST if delta > _ZERO else EARLIEST
 
 
 def next_day(day: date) -> date | None:
     """The following date, or None after 9999-12-31."""
-    return None if day == date.max else day + timedelta(days=1)
+    return None if day == date.max else day + _DAY
 
 
 # (id of the weekly windows, id of the zone, local date) -> (the windows, the zone, the
@@ -84,29 +99,29 @@ def _windows_on(host: Host, day: date) -> list[tuple[datetime, datetime]]:
 
 
 def duration(event_type: EventType) -> timedelta:
-    return timedelta(minutes=event_type.duration_minutes)
+    return minutes(event_type.duration_minutes)
 
 
 def is_on_grid_and_available(
     host: Host, event_type: EventType, start: datetime, end: datetime
 ) -> bool:
     """True when [start, end) starts on the slot grid and lies inside one window."""
-    interval = timedelta(minutes=event_type.slot_interval_minutes)
+    interval = minutes(event_type.slot_interval_minutes)
     try:
         local_day = start.astimezone(host.timezone).date()
     except OverflowError:
         return False
     for window_start, window_end in windows_on(host, local_day):
         if window_start <= start and end <= window_end:
-            return (start - window_start) % interval == timedelta(0)
+            return (start - window_start) % interval == _ZERO
     return False
 
 
 def occupied(event_type: EventType, start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The span a booking keeps the host busy: the slot plus its buffers."""
     return (
-        shift(start, -timedelta(minutes=event_type.buffer_before_minutes)),
-        shift(end, timedelta(minutes=event_type.buffer_after_minutes)),
+        shift(start, -minutes(event_type.buffer_before_minutes)),
+        shift(end, minutes(event_type.buffer_after_minutes)),
     )
 
 
@@ -115,20 +130,20 @@ def within_bounds(event_type: EventType, start: datetime, now: datetime) -> bool
     return (
         earliest_start(event_type, now)
         <= start
-        <= shift(now, timedelta(days=event_type.booking_horizon_days))
+        <= shift(now, days(event_type.booking_horizon_days))
     )
 
 
 def earliest_start(event_type: EventType, now: datetime) -> datetime:
     """The minimum notice from now."""
-    return shift(now, timedelta(minutes=event_type.minimum_notice_minutes))
+    return shift(now, minutes(event_type.minimum_notice_minutes))
 
 
 def grid_slots(
     host: Host, event_type: EventType, first_day: date, last_day: date
 ) -> Iterator[tuple[datetime, datetime]]:
     """Every slot of the grid inside the host's windows, local days first_day..last_day."""
-    step = timedelta(minutes=event_type.slot_interval_minutes)
+    step = minutes(event_type.slot_interval_minutes)
     length = duration(event_type)
     day: date | None = first_day
     while day is not None and day <= last_day:

@@ -88,12 +88,13 @@ class BookingStore(Protocol):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def _micros(instant: datetime) -> int:
     """An instant as whole microseconds since 1970, exactly (float seconds lose them)."""
-    return (instant - _EPOCH) // _MICROSECOND
+    # Not `// _MICROSECOND`: dividing timedeltas goes through big-integer division.
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _instant(micros: int) -> datetime:

@@ -64,11 +64,15 @@ def _varying_on_origin(send: Send) -> Send:
 
     async def send_varying(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers", ()))
-            varies = [value for name, value in headers if name.lower() == b"vary"]
-            if varies:
-                headers = [(name, value) for name, value in headers if name.lower() != b"vary"]
-            headers.append((b"vary", b", ".join([*varies, b"Origin"])))
+            headers = message.get("headers", ())
+            for name, _ in headers:
+                if name.lower() == b"vary":
+                    varies = [value for name, value in headers if name.lower() == b"vary"]
+                    headers = [(name, value) for name, value in headers if name.lower() != b"vary"]
+                    headers.append((b"vary", b", ".join([*varies, b"Origin"])))
+                    break
+            else:  # the app set no Vary: one more field, the rest as they are
+                headers = [*headers, (b"vary", b"Origin")]
             message = {**message, "headers": headers}
         await send(message)
 

@@ -50,6 +50,8 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 def _readable(entry: dict[str, Any]) -> dict[str, Any]:
     out = dict(entry)
     out["time"] = datetime.fromtimestamp(entry["time"], UTC).isoformat(timespec="milliseconds")
+    if "durationMs" in entry:
+        out["durationMs"] = round(entry["durationMs"], 2)
     for side in ("request", "response"):
         headers, raw = entry[side]
         out[side] = {"headers": _headers(headers), **_body(raw)}

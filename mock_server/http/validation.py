@@ -193,10 +193,14 @@ class SchemaValidator:
             }
 
     def iter_errors(self, instance: Any) -> Iterator[jsonschema.ValidationError]:
+        if self._fast is not None and self._fast.is_valid(instance):
+            return iter(())
+        return self._explained(instance)
+
+    def _explained(self, instance: Any) -> Iterator[jsonschema.ValidationError]:
+        """The errors of an instance jsonschema-rs refused (or of any, without it)."""
         if self._fast is None:
             return self.explainer.iter_errors(instance)
-        if self._fast.is_valid(instance):
-            return iter(())
         if self._parts is not None and isinstance(instance, dict):
             errors = self._part_errors(instance)
             if errors:
@@ -225,7 +229,9 @@ class SchemaValidator:
 
     def check_body(self, body: Any) -> None:
         """Raise InvalidRequest naming every failing field of a request body."""
-        errors = sorted(self.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
+        if self._fast is not None and self._fast.is_valid(body):
+            return  # nearly every body: no iterator, no sort
+        errors = sorted(self._explained(body), key=lambda e: [str(p) for p in e.absolute_path])
         if errors:
             if not isinstance(body, dict):
                 raise InvalidRequest("The request body must be a JSON object.")
