@@ -101,16 +101,22 @@ def _instant(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def pack(booking: Booking) -> bytes:
-    """A booking as one compact bytes object: a JSON array, instants in microseconds."""
+def pack(booking: Booking, busy: tuple[int, int] | None = None) -> bytes:
+    """A booking as one compact bytes object: a JSON array, instants in microseconds.
+
+    ``busy``: the busy span in microseconds, when the caller has it already."""
     invitee = booking.invitee
+    busy_start, busy_end = busy or (_micros(booking.busy_start), _micros(booking.busy_end))
     fields = [
         booking.id,
         booking.host_slug,
         booking.event_slug,
         booking.event_type_id,
         booking.status,
-        *map(_micros, (booking.start, booking.end, booking.busy_start, booking.busy_end)),
+        _micros(booking.start),
+        _micros(booking.end),
+        busy_start,
+        busy_end,
         invitee.name,
         invitee.email,
         invitee.timezone,
@@ -220,7 +226,7 @@ class MemoryBookingStore:
         if booking.id in self._packed:
             raise DuplicateBookingId(booking.id)
         spans.insert(index, start, end, booking.id)
-        self._packed[booking.id] = pack(booking)
+        self._packed[booking.id] = pack(booking, (start, end))
         return True
 
     async def list(self, host_slug: str | None = None) -> list[Booking]:

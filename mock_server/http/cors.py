@@ -46,10 +46,11 @@ class SplitCORS:
             return
         path = scope["path"]
         if not (path == self.prefix or path.startswith(self.prefix + "/")):
-            if any(name == b"origin" for name, _ in scope["headers"]):
-                await self.public(scope, receive, send)
-            else:
-                await self.app(scope, receive, _varying_on_origin(send))
+            for name, _ in scope["headers"]:
+                if name == b"origin":
+                    await self.public(scope, receive, send)
+                    return
+            await self.app(scope, receive, _varying_on_origin(send))
             return
         origin = Headers(scope=scope).get("origin")
         if self.admin is not None and origin is not None and self.admin.is_allowed_origin(origin):
