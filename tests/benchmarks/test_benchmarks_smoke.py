@@ -259,3 +259,19 @@ def test_scale_out_measures_memory_and_redis_workers_with_the_same_mix(tmp_path:
     rps = [load["requests_per_s"] for load in document["loads"].values()]
     assert document["ratios"]["requests_per_s"] == pytest.approx(rps[1] / rps[0], abs=0.01)
     assert document["met"] == (document["ratios"]["requests_per_s"] >= 1.0)
+
+
+def test_instructions_driver_sends_the_mix_in_process() -> None:
+    """The side instructions.py runs under callgrind: the mix reaches every rule it aims at."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "instructions.py"
+    root = str(script.parents[1])
+    command = [sys.executable, str(script), "--drive", root, "--hosts=5", "--warmup=0"]
+    run = subprocess.run([*command, "--requests=1400"], capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, run.stdout + run.stderr
+    statuses = json.loads(run.stdout.strip().splitlines()[-1])["statuses"]
+    assert sum(statuses.values()) == 1400
+    # 14 fresh in 20 book; taken slots and invalid bodies get 400; 2 in 20 come from a
+    # few hot clients, each let through 15 times a minute and refused after.
+    assert statuses["201"] == 1400 * 14 // 20
+    assert 0 < statuses["429"] <= 140 - 15
+    assert statuses["400"] == 1400 - statuses["201"] - statuses["429"]
