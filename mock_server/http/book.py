@@ -167,8 +167,9 @@ class BookOperation:
         try:
             if not quota.allowed:
                 raise RateLimited(quota.retry_after)
+            user, event = match["userSlug"], match["eventSlug"]
             host, event_type = self.service.find(  # rule 2
-                unquote(match["userSlug"]), unquote(match["eventSlug"])
+                unquote(user) if "%" in user else user, unquote(event) if "%" in event else event
             )
             user_slug, event_slug = host.slug, event_type.slug
             forced = self._forced_answer(scope)

@@ -20,6 +20,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+# Per event loop, the transports holding a head, flushed together on the loop's next turn:
+# one callback a turn for every response begun in it, not one a response.
+_HOLDING: dict[asyncio.AbstractEventLoop, list[HeldTransport]] = {}
+
+
+def _flush_held(loop: asyncio.AbstractEventLoop) -> None:
+    for transport in _HOLDING.pop(loop, ()):
+        transport.flush()
+
 
 class HeldTransport:
     """A transport that keeps its first write until the next one, a close, or a loop turn."""
@@ -35,7 +44,12 @@ class HeldTransport:
         if self._first:
             self._first = False
             self._held = bytes(data)
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = asyncio.get_running_loop()
+            holding = _HOLDING.get(loop)
+            if holding is None:
+                holding = _HOLDING[loop] = []
+                loop.call_soon(_flush_held, loop)
+            holding.append(self)
             return
         held = self._held
         if held is not None:
