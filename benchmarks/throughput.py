@@ -188,17 +188,25 @@ def floor_ratios(results: dict[str, Measured]) -> dict[str, float | None] | None
     if "booking-mock" not in results or "floor" not in results:
         return None
     mock, floor = results["booking-mock"].load, results["floor"].load
+
+    def exact(a: float, b: float) -> float | None:  # judged unrounded: 0.496 is not 0.5
+        return a / b if b else None
+
     return {
-        "requests_per_s": ratio(mock.requests_per_s, floor.requests_per_s),
-        "p99": ratio(mock.latency_ms["p99"], floor.latency_ms["p99"]),
-        "p99_over_p50": ratio(mock.latency_ms["p99"], mock.latency_ms["p50"]),
+        "requests_per_s": exact(mock.requests_per_s, floor.requests_per_s),
+        "p99": exact(mock.latency_ms["p99"], floor.latency_ms["p99"]),
+        "p99_over_p50": exact(mock.latency_ms["p99"], mock.latency_ms["p50"]),
     }
+
+
+def shown_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def goals(rounds: list[dict[str, float | None]]) -> dict[str, Any]:
     """Issue 16's goals on the median of the rounds' ratios; printed and returned."""
     median = {
-        key: round(statistics.median(values), 2)
+        key: statistics.median(values)
         if (values := [r[key] for r in rounds if r[key] is not None])
         else None
         for key in GOALS
@@ -207,12 +215,12 @@ def goals(rounds: list[dict[str, float | None]]) -> dict[str, Any]:
         print(f"\nbooking-mock/floor over {len(rounds)} rounds:")
         for index, r in enumerate(rounds, 1):
             print(
-                f"  round {index}: requests/s x{r['requests_per_s']}, p99 x{r['p99']},"
-                f" p99/p50 {r['p99_over_p50']}"
+                f"  round {index}: requests/s x{shown_ratio(r['requests_per_s'])},"
+                f" p99 x{shown_ratio(r['p99'])}, p99/p50 {shown_ratio(r['p99_over_p50'])}"
             )
         print(
-            f"  median:  requests/s x{median['requests_per_s']}, p99 x{median['p99']},"
-            f" p99/p50 {median['p99_over_p50']}"
+            f"  median:  requests/s x{shown_ratio(median['requests_per_s'])},"
+            f" p99 x{shown_ratio(median['p99'])}, p99/p50 {shown_ratio(median['p99_over_p50'])}"
         )
     wanted = {
         "requests_per_s": (f">= {GOALS['requests_per_s']}x the floor's requests/s", True),
@@ -227,7 +235,7 @@ def goals(rounds: list[dict[str, float | None]]) -> dict[str, Any]:
     print(
         "issue 16 goals: "
         + "; ".join(
-            f"{v['goal']}: {'MET' if v['met'] else 'NOT MET'} ({v['value']})"
+            f"{v['goal']}: {'MET' if v['met'] else 'NOT MET'} ({shown_ratio(v['value'])})"
             for v in verdicts.values()
         )
     )
