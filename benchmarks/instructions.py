@@ -11,7 +11,8 @@ run: the app of a baseline commit (checked out in a temporary git worktree) and 
 the working tree, side by side, one core each.
 
 Each side builds the app as ``booking-mock`` does (memory storage, the clock frozen at
-harness.CLOCK, ``--fake-hosts``, X-Forwarded-For trusted from 127.0.0.1), lists the free
+harness.CLOCK, ``--fake-hosts``, X-Forwarded-For trusted from 127.0.0.1, the access log
+on, written to /dev/null), lists the free
 slots of each fake host's 30-minute event type through the control API, and sends the
 mix of booking_mix.lua in process (no sockets): in every 20 requests, 14 fresh slots, 2
 taken ones, 2 invalid bodies (four kinds in turn) and 2 from clients over the limit.
@@ -91,10 +92,17 @@ def mix_requests(slots: list[tuple[str, str, str]], count: int) -> list[tuple[st
 
 def drive(hosts: int, warmup: int, measured: int, count_in: Callable[..., object]) -> Counter:
     """Build the app of the tree on sys.path, send the mix, return the measured statuses."""
+    import logging
     from datetime import datetime
 
     from mock_server.app import Settings, create_app
     from mock_server.fake import fake_hosts
+
+    # The access log on, as booking-mock's default --log-level info has it, into nowhere.
+    access = logging.getLogger("mock_server.access")
+    access.setLevel(logging.INFO)
+    access.addHandler(logging.StreamHandler(open(os.devnull, "w")))  # noqa: SIM115
+    access.propagate = False
 
     app = create_app(
         Settings(
