@@ -91,9 +91,7 @@ class SweptMemoryStorage(MemoryStorage):
         self._schedule_sweep(now)
         packed = self._windows.get(key)
         if not packed and limit > 0:  # nothing kept of this client: most of a crowd
-            self._windows[key] = array("d", (now,)).tobytes()
-            self._deadline.pop(key, None)
-            self._deadline[key] = now + expiry
+            self._keep(key, array("d", (now,)).tobytes(), now + expiry)
             return True, now, 1
         window = array("d", packed)
         accepted = len(window) < limit or window[-limit] < now - expiry
@@ -108,9 +106,13 @@ class SweptMemoryStorage(MemoryStorage):
         del window[: bisect.bisect_right(window, now - expiry)]
         window.extend([now] * amount)
         del window[:-limit]
-        self._windows[key] = window.tobytes()
+        self._keep(key, window.tobytes(), now + expiry)
+
+    def _keep(self, key: str, packed: bytes, deadline: float) -> None:
+        """Store a client's window, and move it to the back of the sweep's order."""
+        self._windows[key] = packed
         self._deadline.pop(key, None)
-        self._deadline[key] = now + expiry
+        self._deadline[key] = deadline
 
     @staticmethod
     def _in_window(window: array[float], now: float, expiry: int) -> tuple[float, int]:
@@ -271,7 +273,7 @@ class RateLimiter:
         self.storage: Storage = storage if storage is not None else SweptMemoryStorage()
         self._strategy = MovingWindowRateLimiter(self.storage)
         self._memory = self.storage if isinstance(self.storage, SweptMemoryStorage) else None
-        self.policy = f'"{POLICY_NAME}";q={self.item.amount};w={self.item.get_expiry()}'
+        self.policy = f'"{POLICY_NAME}";q={self.limit};w={self.window}'
         self._policy_bytes = self.policy.encode()
         self._recent: OrderedDict[str, float] = OrderedDict()
         # limits' key for a client, as a prefix and a suffix around it (key_for's format).
